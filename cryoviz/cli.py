@@ -8,6 +8,7 @@ an internal error exits 1. Heavy modules are imported inside the subcommand that
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,7 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", type=Path, default=Path("meshes"))
 
     b = sub.add_parser("bench", help="performance figures beside the naive peers")
-    b.add_argument("what", nargs="?", default="all", choices=["thermal", "video", "app", "all"])
+    b.add_argument("what", nargs="?", default="all", choices=["thermal", "video", "app", "ultrasound", "all"])
     b.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
     return p
 
@@ -103,6 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cryoviz: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # an internal error: one line, exit 1 (set CRYOVIZ_DEBUG=1 for the traceback)
+        if os.environ.get("CRYOVIZ_DEBUG"):
+            raise
+        print(f"cryoviz: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

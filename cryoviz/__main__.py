@@ -1,0 +1,7 @@
+"""Run cryoviz as ``python -m cryoviz``."""
+
+import sys
+
+from cryoviz.cli import main
+
+sys.exit(main())

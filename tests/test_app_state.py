@@ -1,0 +1,314 @@
+"""Consultation app, in process (no browser): every control's handler, and the pure state helpers."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+from _apphelpers import SCENE
+
+from cryoviz import _app_state as st
+from cryoviz.errors import InputError
+
+SIZE = (320, 240)
+
+
+# ------------------------------------------------------------------------------------ pure helpers
+def test_png_round_trip_rgb_and_grey():
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    for shape in ((7, 5, 3), (4, 9), (3, 3, 4)):
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        back = np.asarray(Image.open(io.BytesIO(st.encode_png(img))))
+        assert back.shape == img.shape and np.array_equal(back, img)
+    assert st.png_data_url(np.zeros((2, 2, 3), np.uint8)).startswith("data:image/png;base64,iVBOR")
+    with pytest.raises(ValueError):
+        st.encode_png(np.zeros((2, 2, 3), np.float32))
+
+
+def test_clock_and_chapter_steps():
+    assert st.format_clock(0) == "00:00"
+    assert st.format_clock(605.9) == "10:05"
+    assert st.format_clock(-3) == "--:--" and st.format_clock(float("nan")) == "--:--"
+
+    class Ch:
+        def __init__(self, a, b):
+            self.start_s, self.end_s = a, b
+
+    chs = [Ch(0, 10), Ch(10, 25), Ch(25, 40)]
+    assert st.chapter_index_at(chs, 12.0) == 1
+    assert st.chapter_index_at(chs, 99.0) == 2
+    assert st.step_chapter(chs, 12.0, 1) == 25.0
+    assert st.step_chapter(chs, 12.0, -1) == 0.0
+    assert st.step_chapter(chs, 30.0, 5) == 25.0   # clamped at the last chapter
+    assert st.step_chapter([], 3.0, 1) == 0.0
+
+
+def test_spared_numbers_reads_contract_metrics_and_tolerates_gaps():
+    m = {"organs": {"prostate": {"fraction_below_minus40": 0.91},
+                    "urethra": {"min_temp_c": 12.0},
+                    "rectum_wall": {"min_temp_c": 8.5, "min_distance_to_minus40_mm": 7.2}}}
+    got = st.spared_numbers(m)
+    assert got == {"rectal_wall_min_temp_c": 8.5, "rectal_wall_distance_to_lethal_mm": 7.2,
+                   "urethra_min_temp_c": 12.0, "prostate_fraction_lethal": 0.91}
+    gaps = st.spared_numbers({"organs": {"urethra": {"min_temp_c": float("nan")}}})
+    assert all(v is None for v in gaps.values())
+    assert all(v is None for v in st.spared_numbers("not a dict").values())
+
+
+def test_sensor_chart_has_one_curve_per_sensor_and_a_time_marker():
+    t = np.linspace(0, 1200, 40)
+    svg = st.sensor_chart_svg(t, {"apex": 37 - t / 30, "rectal_wall": 37 - t / 100}, now_s=600.0)
+    assert svg.count("<polyline") == 2 and 'stroke="#fff"' in svg
+    assert 'stroke="#fff"' not in st.sensor_chart_svg(t, {"apex": t * 0}, now_s=None)
+    assert "<polyline" not in st.sensor_chart_svg(t[:1], {}, now_s=0.0)
+
+
+def test_sized_scene_changes_only_what_was_asked_and_rejects_out_of_range():
+    from cryoviz.scene import load_scene
+
+    scene = load_scene(SCENE)
+    bigger = st.sized_scene(scene, volume_ml=55, rectum_gap_mm=9.5, hydrodissection=True, preset="focal")
+    assert bigger.anatomy.volume_ml == 55 and bigger.anatomy.rectum_gap_mm == 9.5
+    assert bigger.anatomy.hydrodissection and bigger.layout.preset == "focal" and bigger.probes == ()
+    assert bigger.protocol == scene.protocol and st.sized_scene(scene) == scene
+    for kwargs, key in (({"volume_ml": 400}, "anatomy.volume_ml"), ({"rectum_gap_mm": "wide"},
+                        "anatomy.rectum_gap_mm"), ({"preset": "spiral"}, "layout.preset")):
+        with pytest.raises(InputError) as err:
+            st.sized_scene(scene, **kwargs)
+        line = str(err.value)
+        assert line.startswith(f"app: {key}: ") and "allowed:" in line and "\n" not in line
+
+
+def test_organ_display_names_come_from_the_language_file():
+    from cryoviz.text import load_text
+
+    assert st.organ_display_name("neurovascular_bundles", load_text("en")) == "Nerve bundles"
+    assert st.organ_display_name("rectum", load_text("es")) != "Rectum"
+    assert st.organ_display_name("seminal_vesicles") == "Seminal vesicles"
+
+
+def test_check_host_refuses_beyond_loopback_without_key():
+    from cryoviz.app import check_host
+
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.5"):
+        check_host(host, None)
+    check_host("0.0.0.0", "s3cret")
+    for host, key in (("0.0.0.0", None), ("192.0.2.10", None), ("example.org", None), ("0.0.0.0", " ")):
+        with pytest.raises(InputError) as err:
+            check_host(host, key)
+        assert str(err.value).startswith("argument: --") and "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------------ the app
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from cryoviz.app import ConsultationApp
+    from cryoviz.scene import load_scene
+
+    a = ConsultationApp(load_scene(SCENE), size=SIZE, preview_grid_mm=3.0, full_grid_mm=2.0,
+                        screenshot_dir=tmp_path_factory.mktemp("shots"))
+    a.future.result(timeout=120)      # the 2 mm "full" result replaces the 3 mm preview
+    assert a.process_pending() == 1
+    a.state.ready()
+    yield a
+    a._on_exit()
+
+
+def _set(app, **values):
+    app.state.update(values)
+    app.state.flush()
+
+
+def _image(app) -> np.ndarray:
+    return app.renderer.image().astype(np.int16)
+
+
+def _changed(a, b) -> float:
+    return float(np.mean(np.any(a != b, axis=-1)))
+
+
+def test_startup_fills_every_panel(app):
+    s = app.state
+    assert s.sim_status == "full" and not s.sim_busy and app.grid_mm == 2.0
+    assert len(s.chapters) >= 6 and s.duration_s > 60
+    assert s.caption or s.chapter_title
+    assert any(o["key"] == "prostate" and o["label"] == "Prostate" for o in s.organs)
+    assert all(s.organs_visible.values())
+    assert s.disclaimer == "For patient education only. Not for treatment planning."
+    assert s.us_src.startswith("data:image/png;base64,")
+    sp = s.spared
+    assert 0.0 < sp["prostate_fraction_lethal"] <= 1.0
+    assert sp["urethra_min_temp_c"] is not None and sp["rectal_wall_min_temp_c"] is not None
+    assert len(s.spared_lines) >= 3 and any("%" in line for line in s.spared_lines)
+    img = _image(app)
+    assert img.shape == (SIZE[1], SIZE[0], 3) and img.std() > 5   # not a blank picture
+
+
+def test_timeline_moves_the_clock_and_clamps(app):
+    _set(app, t_s=0.0)
+    start_clock = app.state.clock
+    freeze = next(c for c in app.state.chapters if c["id"] == "freeze1")
+    _set(app, t_s=freeze["start_s"] + 8.0)
+    assert app.state.clock != start_clock
+    _set(app, t_s=-50.0)
+    assert app.state.t_s == 0.0
+    _set(app, t_s=1e9)
+    assert app.state.t_s == app.state.duration_s
+    _set(app, t_s="nonsense")
+    assert app.state.t_s == 0.0
+
+
+def test_chapter_buttons_change_caption_and_picture(app):
+    app.goto_chapter(0)
+    app.state.flush()
+    first = (app.state.caption, app.state.chapter_id, _image(app))
+    seen_ids = {first[1]}
+    for i in range(1, len(app.state.chapters)):
+        app.goto_chapter(i)
+        app.state.flush()
+        assert app.state.t_s == app.state.chapters[i]["start_s"]
+        seen_ids.add(app.state.chapter_id)
+    assert len(seen_ids) == len(app.state.chapters)
+    app.goto_chapter(4)
+    app.state.flush()
+    assert app.state.caption != first[0] and _changed(_image(app), first[2]) > 0.02
+    t = app.state.t_s
+    for bad in (-1, 99, "x", None):
+        app.goto_chapter(bad)
+        app.state.flush()
+        assert app.state.t_s == t
+
+
+def test_keyboard_space_and_arrows(app):
+    app.goto_chapter(2)
+    app.state.flush()
+    third = app.state.chapter_id
+    app.on_key("ArrowRight")
+    app.state.flush()
+    assert app.state.chapter_id == app.state.chapters[3]["id"]
+    app.on_key("ArrowLeft")
+    app.on_key("ArrowLeft")
+    app.state.flush()
+    assert app.state.chapter_id == app.state.chapters[1]["id"] != third
+    assert not app.state.playing
+    app.on_key("space")
+    assert app.state.playing
+    app.on_key("space")
+    app.on_key("Escape")          # other keys do nothing
+    assert not app.state.playing
+
+
+def test_play_ticks_at_speed_and_stops_at_the_end(app):
+    _set(app, t_s=10.0, speed=2.0)
+    app.tick(1.0)                 # paused: nothing moves
+    app.state.flush()
+    assert app.state.t_s == 10.0
+    app.toggle_play()
+    app.tick(1.5)
+    app.state.flush()
+    assert app.state.t_s == pytest.approx(13.0)
+    _set(app, t_s=app.state.duration_s - 0.5)
+    app.tick(1.0)
+    app.state.flush()
+    assert app.state.t_s == app.state.duration_s and not app.state.playing
+    app.toggle_play()             # play at the end starts from the beginning
+    assert app.state.playing and app.state.t_s == 0.0
+    app.toggle_play()
+    app.state.flush()
+
+
+def test_speed_snaps_to_offered_values(app):
+    for given, want in ((4, 4.0), (3.3, 4.0), (0.1, 0.5), ("fast", 1.0), (float("nan"), 1.0)):
+        _set(app, speed=given)
+        assert app.state.speed == want
+    _set(app, speed=1.0)
+
+
+def test_language_changes_caption_chapters_and_labels(app):
+    app.goto_chapter(1)
+    app.state.flush()
+    en = (app.state.caption, [c["title"] for c in app.state.chapters], app.state.spared_lines)
+    _set(app, lang="es")
+    assert app.state.labels["play"] != "Play" and app.story.lang == "es"
+    assert app.state.caption != en[0] and app.state.caption
+    assert [c["title"] for c in app.state.chapters] != en[1]
+    assert app.state.spared_lines != en[2]
+    assert app.state.disclaimer != "For patient education only. Not for treatment planning."
+    _set(app, lang="xx")          # unknown: back to the story's language
+    assert app.state.lang == "es"
+    _set(app, lang="en")
+    assert app.state.caption == en[0]
+
+
+def test_organ_toggle_removes_that_organ(app):
+    app.goto_chapter(0)
+    app.state.flush()
+    before = _image(app)
+    app.toggle_organ("prostate", False)
+    app.state.flush()
+    assert app.renderer._opts["organs_visible"]["prostate"] is False
+    after = _image(app)
+    assert _changed(before, after) > 0.005
+    app.toggle_organ("no_such_organ", False)
+    assert "no_such_organ" not in app.state.organs_visible
+    app.toggle_organ("prostate", True)
+    app.state.flush()
+    assert _changed(before, _image(app)) == 0.0
+
+
+def test_cutaway_and_isotherm_toggles_change_the_picture(app):
+    freeze = next(c for c in app.state.chapters if c["id"] == "freeze1")
+    _set(app, t_s=freeze["end_s"] - 1.0)
+    base = _image(app)
+    _set(app, cutaway=True)
+    assert _changed(base, _image(app)) > 0.005
+    _set(app, cutaway=False)
+    _set(app, iso_0=False, iso_m20=False, iso_m40=False)
+    assert app.renderer._opts["isotherms_c"] == ()
+    assert _changed(base, _image(app)) > 0.005
+    _set(app, iso_0=True, iso_m20=True, iso_m40=True)
+    assert _changed(base, _image(app)) == 0.0
+
+
+def test_clinician_switch_adds_curves_and_probe_table(app):
+    _set(app, clinician=True, t_s=app.state.duration_s / 2)
+    assert app.state.sensor_svg.count("<polyline") == len(app.story.result.sensors) > 0
+    assert len(app.state.probe_rows) == len(app.story.result.probes) > 0
+    assert any(r["name"] == "prostate" for r in app.state.numbers)
+    _set(app, clinician=False)
+
+
+def test_screenshot_writes_the_3d_view_as_png(app):
+    from PIL import Image
+
+    path = app.screenshot()
+    img = np.asarray(Image.open(path))
+    assert img.shape == (SIZE[1], SIZE[0], 3)
+    assert np.array_equal(img, app.renderer.image())
+    assert app.state.screenshot_path == str(path)
+
+
+def test_resizing_resimulates_and_changes_spared_numbers(app):
+    before = dict(app.state.spared)
+    n_probes = len(app.story.result.probes)
+    _set(app, volume_ml=60.0)
+    assert app.state.sim_busy
+    app.future.result(timeout=120)
+    assert app.process_pending() == 2          # preview, then full
+    assert app.state.sim_status == "full" and not app.state.sim_busy
+    assert app.scene.anatomy.volume_ml == 60.0
+    assert app.state.spared != before
+    assert app.state.spared["prostate_fraction_lethal"] != before["prostate_fraction_lethal"]
+    _set(app, preset="focal")
+    app.future.result(timeout=120)
+    app.process_pending()
+    assert len(app.story.result.probes) < n_probes
+    # out of range: reported, nothing re-simulated
+    scene = app.scene
+    _set(app, volume_ml=500.0)
+    assert app.state.sim_error.startswith("app: anatomy.volume_ml: ") and app.scene is scene
+    assert not math.isnan(app.state.t_s)

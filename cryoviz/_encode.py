@@ -109,6 +109,7 @@ class PieceEncoder:
         self._thread = threading.Thread(target=self._pump, name="ffmpeg-writer", daemon=True)
         self._thread.start()
         self.frames = 0
+        self._closed = False
 
     def _pump(self) -> None:
         stdin = self._proc.stdin
@@ -146,21 +147,32 @@ class PieceEncoder:
         self.frames += 1
 
     def _fail(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        err = ""
+        if self._proc.stderr and not self._proc.stderr.closed:
+            err = self._proc.stderr.read().decode(errors="replace").strip()
         self.kill()
-        err = self._proc.stderr.read().decode(errors="replace").strip() if self._proc.stderr else ""
         raise RuntimeError(f"ffmpeg failed writing {self.path.name}: {err or self._error!r}")
 
     def close(self) -> None:
-        """Finish the piece: flush the queue, wait for ffmpeg, raise if it failed."""
+        """Finish the piece: flush the queue, wait for ffmpeg, raise if it failed (later calls do nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         self._queue.put(None)
         self._thread.join()
-        err = self._proc.stderr.read().decode(errors="replace").strip() if self._proc.stderr else ""
+        err = ""
+        if self._proc.stderr:
+            err = self._proc.stderr.read().decode(errors="replace").strip()
+            self._proc.stderr.close()
         code = self._proc.wait()
         if code != 0 or self._error is not None:
             raise RuntimeError(f"ffmpeg exited {code} writing {self.path.name}: {err or self._error!r}")
 
     def kill(self) -> None:
         """Stop ffmpeg at once (interrupts, errors); safe to call twice."""
+        self._closed = True
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
@@ -170,6 +182,8 @@ class PieceEncoder:
         with contextlib.suppress(OSError):
             if self._proc.stderr:
                 self._proc.stderr.close()
+            if self._proc.stdin:
+                self._proc.stdin.close()
 
     def __enter__(self) -> PieceEncoder:
         return self

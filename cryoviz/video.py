@@ -13,6 +13,8 @@ Bad arguments fail before any rendering with the contract's one-line :class:`~cr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import itertools
 import math
 import multiprocessing as mp
@@ -22,6 +24,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Hashable, Sequence
@@ -32,14 +35,12 @@ import numpy as np
 
 from cryoviz._encode import PieceEncoder, concat_pieces, die_with_parent
 from cryoviz.errors import InputError
+from cryoviz.vtt import Cue
 
-__all__ = ["CLOSING_S", "FPS_MAX", "FPS_MIN", "OPENING_S", "check_video_args", "encode_frames",
-           "split_ranges"]
+__all__ = ["FPS_MAX", "FPS_MIN", "VideoPlan", "check_video_args", "encode_frames", "picture_key",
+           "render_video", "split_ranges", "video_plan"]
 
 FPS_MIN, FPS_MAX = 24, 60
-#: Length of the opening card (title and disclaimer) and of the closing card, in seconds.
-OPENING_S = 3.0
-CLOSING_S = 4.0
 _MAX_JOBS = 32
 
 
@@ -208,7 +209,6 @@ def _encode_range(source: FrameSource, states: Sequence[Hashable], encoder: Piec
         encoder.write_bytes(buf)
         if report is not None:
             report(i + 1)
-    encoder.close()
     return {"frames": len(states), "rendered": rendered, "render_s": render_s}
 
 
@@ -376,3 +376,168 @@ def _next_message(msgs, procs, results: dict) -> tuple | None:
             except queue.Empty:
                 raise RuntimeError(f"render worker {i} died (exit code {p.exitcode})") from None
     return None
+
+
+# ---------------------------------------------------------------------------------------------- the story
+@dataclasses.dataclass(frozen=True)
+class VideoPlan:
+    """What the video shows, frame by frame, before anything is drawn.
+
+    Parameters
+    ----------
+    fps : int
+        Frames per second.
+    states : tuple
+        One frame state per frame, with the story time blanked (``t_s = 0``): the picture depends on what
+        is shown, not on when, so a held shot or a title card is a run of equal states drawn once.
+    cues : tuple of Cue
+        Subtitles in video time (the story's, cut at the end of the stretch shown).
+    story_s : float
+        Seconds of the story shown (the whole story, or the first ``duration_s``).
+    """
+
+    fps: int
+    states: tuple
+    cues: tuple[Cue, ...]
+    story_s: float
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the video in seconds (frames / fps)."""
+        return len(self.states) / self.fps
+
+
+def picture_key(state):
+    """``state`` without the fields that do not change the picture (the story clock ``t_s``)."""
+    if dataclasses.is_dataclass(state) and any(f.name == "t_s" for f in dataclasses.fields(state)):
+        return dataclasses.replace(state, t_s=0.0)
+    return state
+
+
+def video_plan(story, fps: int, duration_s: float | None = None) -> VideoPlan:
+    """Lay out the video: the story (opening card, chapters with title cards, closing card) at ``fps``.
+
+    Parameters
+    ----------
+    story : cryoviz.timeline.Story
+        The story; only ``duration_s``, ``cues`` and ``state_at`` are used.
+    fps : int
+        Frames per second.
+    duration_s : float, optional
+        Show only the first seconds of the story (previews, tests).
+
+    Returns
+    -------
+    VideoPlan
+    """
+    story_s = float(story.duration_s) if duration_s is None else min(float(duration_s), story.duration_s)
+    n = max(1, round(story_s * fps))
+    states = tuple(picture_key(story.state_at(i / fps)) for i in range(n))
+    cues = []
+    for cue in story.cues:
+        start_s, end_s, text = ((cue.start_s, cue.end_s, cue.text) if hasattr(cue, "start_s") else cue)
+        if float(start_s) < story_s and str(text).strip():
+            cues.append(Cue(float(start_s), min(float(end_s), story_s), str(text)))
+    return VideoPlan(fps=int(fps), states=states, cues=tuple(cues), story_s=story_s)
+
+
+#: Stories already loaded in this process, so a one-process render does not load its story twice.
+_LOADED: dict[tuple, Any] = {}
+
+
+class _StorySource:
+    """Frames of a story from a :class:`~cryoviz.render.SceneRenderer`."""
+
+    def __init__(self, story, size: tuple[int, int], captions: bool, ultrasound: bool):
+        from cryoviz.render import SceneRenderer
+
+        self.renderer = SceneRenderer(story, size, captions=captions, ultrasound=ultrasound)
+
+    def frame(self, state) -> np.ndarray:
+        self.renderer.apply(state)
+        return self.renderer.image()
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def _story_source(scene_path: str, lang: str | None, size: tuple[int, int], captions: bool,
+                  ultrasound: bool) -> _StorySource:
+    """Build a frame source for a scene (picklable through ``functools.partial``)."""
+    story = _LOADED.get((scene_path, lang))
+    if story is None:
+        from cryoviz.session import load_story
+
+        story = load_story(scene_path, lang=lang)
+    return _StorySource(story, size, captions, ultrasound)
+
+
+def render_video(scene_path, out_path, *, size: tuple[int, int] = (1280, 720), fps: int = 30,
+                 lang: str | None = None, jobs: int | None = None, captions: bool = True,
+                 ultrasound: bool = False, duration_s: float | None = None,
+                 progress: bool | TextIO = True) -> dict:
+    """Render the education video (H.264 MP4) and its WebVTT subtitles (``OUT.vtt``) beside it.
+
+    Parameters
+    ----------
+    scene_path : path-like
+        Scene TOML file.
+    out_path : path-like
+        The ``.mp4`` to write; the subtitles go to the same name with ``.vtt``.
+    size : (int, int)
+        Width and height in pixels (even numbers).
+    fps : int
+        Frames per second, 24 to 60.
+    lang : str, optional
+        Language of captions and cards; the scene's when None.
+    jobs : int, optional
+        Worker processes; the machine's cores when None.
+    captions : bool
+        Burn the captions into the picture (the VTT is written either way).
+    ultrasound : bool
+        Show the ultrasound view picture-in-picture.
+    duration_s : float, optional
+        Render only the first seconds of the story (previews; the story opens with its title card).
+    progress : bool or text stream
+        Progress bar on stderr (or the given stream).
+
+    Returns
+    -------
+    dict
+        ``frames``, ``rendered``, ``render_s``, ``wall_s``, ``jobs``, ``duration_s``, ``cues``, ``mp4``,
+        ``vtt``.
+
+    Raises
+    ------
+    InputError
+        Bad options or a bad scene, before anything is rendered or written.
+    """
+    from cryoviz._io import atomic_path
+    from cryoviz.session import check_lang, load_story
+    from cryoviz.vtt import vtt_text
+
+    out_path, size, fps, jobs = check_video_args(out_path, size, fps, jobs, duration_s)
+    check_lang(lang)
+    vtt_path = out_path.with_suffix(".vtt")
+    scene_key = str(Path(scene_path))
+    story = load_story(scene_key, lang=lang)
+    plan = video_plan(story, fps, duration_s)
+    jobs = min(jobs, len(split_ranges(plan.states, jobs)))
+    make_source = functools.partial(_story_source, scene_key, lang, size, bool(captions), bool(ultrasound))
+    if jobs == 1:
+        _LOADED[(scene_key, lang)] = story
+    del story  # workers load their own; do not hold a copy here while they run
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        with atomic_path(out_path) as tmp_mp4, atomic_path(vtt_path) as tmp_vtt:
+            tmp_vtt.write_text(vtt_text(plan.cues), encoding="utf-8")
+            stats = encode_frames(plan.states, make_source, tmp_mp4, size, fps, jobs=jobs, progress=progress)
+    finally:
+        _LOADED.pop((scene_key, lang), None)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    stats.update(duration_s=plan.duration_s, cues=len(plan.cues), mp4=str(out_path), vtt=str(vtt_path))
+    return stats

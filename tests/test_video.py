@@ -1,0 +1,190 @@
+"""The education video: encoding machinery (with a numpy-drawn stand-in), then the real story renders.
+
+Videos are checked by their properties: frame count and duration, codec and pixel format (ffprobe), the
+subtitles against the story's cues, pictures that change over time, the same pictures with one or two worker
+processes, and nothing left behind when a render is interrupted or refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from cryoviz._encode import ffmpeg_exe
+from cryoviz.errors import InputError
+from cryoviz.video import check_video_args, encode_frames, split_ranges
+
+FFPROBE = shutil.which("ffprobe")
+pytestmark = pytest.mark.video
+
+
+# ------------------------------------------------------------------------------------------- helpers
+class _Pattern:
+    """Stand-in renderer: a picture that is a pure function of the state (a moving bar over a ramp)."""
+
+    def __init__(self, size, fail_at=None):
+        self.w, self.h = size
+        self.fail_at = fail_at
+
+    def frame(self, state):
+        if self.fail_at is not None and state >= self.fail_at:
+            raise ValueError("stand-in renderer broke on purpose")
+        img = np.zeros((self.h, self.w, 3), np.uint8)
+        img[..., 0] = (np.arange(self.w) * 255 // self.w)[None, :]
+        img[..., 1] = int(state * 24 * 11) % 256  # about 11 levels a frame at 24 fps
+        x = int(state * 24 * 5) % self.w
+        img[:, max(0, x - 6):x + 6, 2] = 255
+        return img
+
+    def close(self):
+        pass
+
+
+def _pattern(size, fail_at=None):
+    return _Pattern(size, fail_at)
+
+
+def _descendants(pid: int | None = None) -> list[int]:
+    """Living descendants of ``pid`` (this process by default), from /proc.
+
+    Python's own multiprocessing resource tracker (one per parent, started with the first spawned worker,
+    it lives as long as the parent) is not counted.
+    """
+    pid = os.getpid() if pid is None else pid
+    parents: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            try:
+                cmd = (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if fields[0] != "Z" and b"resource_tracker" not in cmd:
+                parents.setdefault(int(fields[1]), []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _probe(path: Path) -> dict:
+    out = subprocess.run([FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=codec_name,pix_fmt,width,height:format=duration", "-of", "json", str(path)],
+                         capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout)
+    return {**data["streams"][0], "duration": float(data["format"]["duration"])}
+
+
+def _frames(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """Every frame of a video as (n, H, W, 3) uint8, decoded by ffmpeg."""
+    w, h = size
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24",
+                          "pipe:1"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
+
+
+# ------------------------------------------------------------------------------------------- chunks
+def test_ranges_are_contiguous_and_balanced_by_frames_actually_drawn():
+    states = [0] * 50 + list(range(1, 51))  # a held card, then 50 different pictures
+    ranges = split_ranges(states, 2)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 100
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    # the held run costs little, so the first range takes the card and about half the drawn frames
+    drawn = [len({*states[a:b]}) for a, b in ranges]
+    assert abs(drawn[0] - drawn[1]) <= 3, (ranges, drawn)
+    assert ranges[0][1] > 70
+
+
+def test_ranges_never_empty_and_never_more_than_frames():
+    assert split_ranges([1, 2, 3], 8) == [(0, 1), (1, 2), (2, 3)]
+    assert split_ranges([7] * 10, 3)[-1][1] == 10
+    assert all(b > a for a, b in split_ranges([7] * 10, 3))
+    assert split_ranges([], 2) == []
+
+
+# ------------------------------------------------------------------------------------------- arguments
+@pytest.mark.parametrize(("kwargs", "key"), [
+    ({"fps": 23}, "--fps"), ({"fps": 61}, "--fps"), ({"fps": 30.0}, "--fps"),
+    ({"size": (321, 180)}, "--size"), ({"size": (8, 8)}, "--size"),
+    ({"jobs": 0}, "--jobs"), ({"duration_s": -1.0}, "--duration"),
+    ({"duration_s": float("nan")}, "--duration"),
+])
+def test_bad_options_give_one_contract_line(tmp_path, kwargs, key):
+    args = {"out_path": tmp_path / "v.mp4", "size": (320, 180), "fps": 24, "jobs": 1, "duration_s": None}
+    args.update(kwargs)
+    with pytest.raises(InputError) as err:
+        check_video_args(**args)
+    line = str(err.value)
+    assert line.startswith(f"argument: {key}: ") and "(allowed: " in line and ", got: " in line
+    assert "\n" not in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_folder_and_wrong_suffix_are_refused(tmp_path):
+    with pytest.raises(InputError, match=r"^argument: -o: the folder does not exist"):
+        check_video_args(tmp_path / "no" / "v.mp4", (320, 180), 24, 1)
+    with pytest.raises(InputError, match=r"^argument: -o: the video must be an \.mp4 file"):
+        check_video_args(tmp_path / "v.avi", (320, 180), 24, 1)
+    assert check_video_args(tmp_path / "v.mp4", (320, 180), 24, None)[3] >= 1
+
+
+# ------------------------------------------------------------------------------------------- encoding
+@pytest.mark.skipif(FFPROBE is None, reason="ffprobe (Debian package ffmpeg) is not installed")
+def test_stand_in_frames_encode_alike_with_one_or_two_workers(tmp_path):
+    fps, size = 24, (256, 144)
+    states = [i / fps for i in range(60)] + [2.5] * 36  # 2.5 s moving, then a 1.5 s hold
+    out = {}
+    for jobs in (1, 2):
+        out[jobs] = tmp_path / f"j{jobs}.mp4"
+        stats = encode_frames(states, functools.partial(_pattern, size), out[jobs], size, fps, jobs=jobs,
+                              progress=False)
+        assert stats["jobs"] == jobs
+        assert stats["frames"] == 96
+        assert stats["rendered"] == 61  # the hold is drawn once
+        assert imageio_ffmpeg.count_frames_and_secs(str(out[jobs])) == (96, 4.0)
+        info = _probe(out[jobs])
+        assert (info["codec_name"], info["pix_fmt"], info["width"], info["height"]) == ("h264", "yuv420p",
+                                                                                          256, 144)
+    one, two = _frames(out[1], size), _frames(out[2], size)
+    assert one.shape == two.shape == (96, 144, 256, 3)
+    per_frame = np.abs(one.astype(int) - two).mean(axis=(1, 2, 3))
+    assert per_frame.max() < 2.0  # same pictures (only the encoder's rounding differs)
+    shifted = np.abs(one[1:61].astype(int) - two[:60]).mean(axis=(1, 2, 3))
+    assert shifted.min() > 4 * per_frame.max() + 1  # and a one-frame shift would show
+    assert np.abs(one[0].astype(int) - one[59]).mean() > 10  # the picture moves
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j1.mp4", "j2.mp4"]  # no pieces left
+    assert _descendants() == []
+
+
+def test_a_worker_that_breaks_fails_the_render_and_leaves_nothing(tmp_path):
+    states = [i / 24 for i in range(48)]
+    with pytest.raises(RuntimeError, match="stand-in renderer broke on purpose"):
+        encode_frames(states, functools.partial(_pattern, (64, 48), fail_at=1.5), tmp_path / "x.mp4",
+                      (64, 48), 24, jobs=2, progress=False)
+    assert list(tmp_path.iterdir()) == []  # no pieces, no half-joined file
+    assert _descendants() == []
+
+
+def test_progress_bar_counts_frames_and_time(tmp_path):
+    buf = io.StringIO()
+    encode_frames([i / 24 for i in range(30)], functools.partial(_pattern, (64, 48)), tmp_path / "p.mp4",
+                  (64, 48), 24, jobs=1, progress=buf)
+    last = buf.getvalue().strip().splitlines()[-1]
+    assert "30/30 frames" in last and "elapsed" in last and "0:00 left" in last
+    assert "[########################]" in last

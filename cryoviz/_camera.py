@@ -83,16 +83,17 @@ def interpolate(a: Pose, b: Pose, u: float) -> Pose:
 
 
 # direction at the start and end of the chapter, how much of the frame the gland fills, focal shift
-# (in gland radii along x, y, z). Directions point from the focal point to the eye.
+# (in gland radii along x, y, z). Directions point from the focal point to the eye. Chapters that are
+# mostly talk hold the camera still, so the video can reuse identical frames.
 _KEYS = {
     "anatomy": ((-0.9, -0.35, 0.15), (-0.55, -0.8, 0.2), 2.7, (0.0, 0.2, 0.3)),
-    "why": ((-0.55, -0.8, 0.2), (-0.25, -0.95, 0.25), 2.4, (0.0, 0.0, 0.1)),
+    "why": ((-0.35, -0.9, 0.25), (-0.35, -0.9, 0.25), 2.4, (0.0, 0.0, 0.1)),
     "preparation": ((-0.95, 0.1, -0.1), (-0.85, 0.35, -0.25), 2.6, (0.0, 0.5, -0.4)),
     "probes": ((-0.75, -0.15, -0.65), (-0.85, 0.1, -0.5), 1.15, None),
     "freeze1": ((-0.75, -0.45, 0.35), (-0.55, -0.7, 0.35), 2.0, (0.0, 0.1, 0.0)),
     "thaw_refreeze": ((-0.55, -0.7, 0.35), (-0.95, 0.15, 0.2), 2.0, (0.0, 0.2, 0.0)),
     "spared": ((-1.0, 0.05, 0.1), (-0.8, 0.45, -0.25), 2.1, (0.0, 0.45, -0.1)),
-    "after": ((-0.6, -0.75, 0.25), (-0.9, -0.4, 0.2), 2.7, (0.0, 0.2, 0.2)),
+    "after": ((-0.75, -0.6, 0.25), (-0.75, -0.6, 0.25), 2.7, (0.0, 0.2, 0.2)),
 }
 
 

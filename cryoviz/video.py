@@ -414,7 +414,7 @@ def picture_key(state):
     return state
 
 
-def video_plan(story, fps: int, duration_s: float | None = None) -> VideoPlan:
+def video_plan(story, fps: int, duration_s: float | None = None, start_s: float = 0.0) -> VideoPlan:
     """Lay out the video: the story (opening card, chapters with title cards, closing card) at ``fps``.
 
     Parameters
@@ -424,20 +424,25 @@ def video_plan(story, fps: int, duration_s: float | None = None) -> VideoPlan:
     fps : int
         Frames per second.
     duration_s : float, optional
-        Show only the first seconds of the story (previews, tests).
+        Show only this many seconds of the story (previews, tests, benchmarks).
+    start_s : float
+        Story time of the first frame (0: from the opening card).
 
     Returns
     -------
     VideoPlan
     """
-    story_s = float(story.duration_s) if duration_s is None else min(float(duration_s), story.duration_s)
+    start_s = min(max(0.0, float(start_s)), float(story.duration_s))
+    left_s = float(story.duration_s) - start_s
+    story_s = left_s if duration_s is None else min(float(duration_s), left_s)
     n = max(1, round(story_s * fps))
-    states = tuple(picture_key(story.state_at(i / fps)) for i in range(n))
+    states = tuple(picture_key(story.state_at(start_s + i / fps)) for i in range(n))
     cues = []
     for cue in story.cues:
-        start_s, end_s, text = ((cue.start_s, cue.end_s, cue.text) if hasattr(cue, "start_s") else cue)
-        if float(start_s) < story_s and str(text).strip():
-            cues.append(Cue(float(start_s), min(float(end_s), story_s), str(text)))
+        c0, c1, text = ((cue.start_s, cue.end_s, cue.text) if hasattr(cue, "start_s") else cue)
+        c0, c1 = float(c0) - start_s, min(float(c1) - start_s, story_s)
+        if c1 > 0 and c0 < story_s and str(text).strip():
+            cues.append(Cue(max(c0, 0.0), c1, str(text)))
     return VideoPlan(fps=int(fps), states=states, cues=tuple(cues), story_s=story_s)
 
 

@@ -852,8 +852,9 @@ def load_scene(path: str | Path, check_geometry: bool = False) -> Scene:
 def check_scene_geometry(scene: Scene, anatomy: object | None = None) -> None:
     """Check where the explicit probes go in the body (or the phantom).
 
-    Rejects positions outside the template's reach and probe tips inside the rectum (wall or lumen) or the
-    bladder. The tip is at ``(x_mm, y_mm, anatomy.landmarks.skin_z_mm + depth_mm)``.
+    Rejects positions outside the template's reach, probe tips inside the rectum (wall or lumen) or the
+    bladder, and (for a phantom) tips outside the gel block. The tip is at
+    ``(x_mm, y_mm, anatomy.landmarks.skin_z_mm + depth_mm)``.
 
     Parameters
     ----------
@@ -866,10 +867,6 @@ def check_scene_geometry(scene: Scene, anatomy: object | None = None) -> None:
     InputError
         One problem per misplaced probe; patient mesh problems come from :mod:`cryoviz.anatomy`.
     """
-    import numpy as np
-
-    from cryoviz import anatomy as anatomy_mod  # pyvista core geometry: imported only when needed
-
     problems: list[Problem] = []
     xs = [template.hole_to_xy_mm(h)[0] for h in template.all_holes()]
     ys = [template.hole_to_xy_mm(h)[1] for h in template.all_holes()]
@@ -884,7 +881,11 @@ def check_scene_geometry(scene: Scene, anatomy: object | None = None) -> None:
         if problems:
             raise InputError(problems)
         return
+    import numpy as np
+
     if anatomy is None:
+        from cryoviz import anatomy as anatomy_mod  # pyvista core geometry: imported only when needed
+
         if scene.phantom is not None:
             anatomy = anatomy_mod.phantom_anatomy(scene.phantom)
         else:
@@ -897,10 +898,16 @@ def check_scene_geometry(scene: Scene, anatomy: object | None = None) -> None:
             continue
         inside = np.asarray(anatomy.signed_distance(organ, tips_mm)) < 0.0
         for i in np.flatnonzero(inside):
-            p = scene.probes[i]
-            tip = ", ".join(_fmt(round(v, 1)) for v in tips_mm[i])
+            tip = ", ".join(_fmt(round(float(v), 1)) for v in tips_mm[i])
             problems.append(Problem(scene.path, f"probes[{i + 1}]", f"the tip lies inside the {organ}",
                                     "a tip outside the rectum and bladder: change the hole or depth_mm",
                                     f"tip at x, y, z = {tip} mm"))
+    if scene.phantom is not None and "gel" in anatomy.organs:
+        outside = np.asarray(anatomy.signed_distance("gel", tips_mm)) > 0.0
+        for i in np.flatnonzero(outside):
+            problems.append(Problem(scene.path, f"probes[{i + 1}].depth_mm",
+                                    "the tip is outside the gel block",
+                                    f"a tip inside the {_fmt(scene.phantom.size_mm)} mm block",
+                                    _fmt(scene.probes[i].depth_mm)))
     if problems:
         raise InputError(problems)

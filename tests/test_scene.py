@@ -268,3 +268,19 @@ def test_real_anatomy_puts_the_rectum_at_risk_tips_in_the_gland():
     posterior = np.array([p.y_mm == 15.0 for p in scene.probes])
     # the back-row tips sit within 10 mm of the rectal wall, closer than any other tip
     assert float(d_rectum[posterior].max()) < min(10.0, float(d_rectum[~posterior].min()))
+
+
+# --- documentation ---------------------------------------------------------------------------------------
+
+def test_format_doc_names_every_key_and_its_example_parses():
+    from cryoviz import scene as scene_mod
+
+    doc = (ROOT / "docs" / "scene-format.md").read_text(encoding="utf-8")
+    key_sets = [v for k, v in vars(scene_mod).items() if k.startswith("_") and k.endswith("_KEYS")]
+    assert len(key_sets) >= 10
+    for keys in key_sets:
+        for key in keys:
+            assert f"`{key}`" in doc or f"[{key}]" in doc or f"[[{key}]]" in doc, key
+    example = doc.split("## A complete example", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    s = parse_scene(example)
+    assert s.title == "Whole-gland salvage cryoablation" and len(s.protocol.cycles) == 2

@@ -283,3 +283,52 @@ def test_bad_arguments_raise_contract_errors(body, kwargs, key):
     line = str(exc.value)
     assert line.startswith(f"argument: {key}: ")
     assert "allowed: " in line and "got: " in line
+
+
+# ----------------------------------------------------------------------------- with the real modules
+@pytest.fixture(scope="module")
+def default_anatomy():
+    from cryoviz.anatomy import build_anatomy
+    from cryoviz.scene import AnatomyParams
+
+    return build_anatomy(AnatomyParams())
+
+
+def _zero_crossing_mm(temp, grid, view, angle_deg, depths_mm):
+    """First depth where the trilinear temperature along the scanline reaches 0 °C (independent of the view's
+    own sampling maps: scipy's map_coordinates on the voxel field)."""
+    from scipy import ndimage
+
+    th = np.radians(angle_deg)
+    d = np.sin(th) * view.lateral_dir + np.cos(th) * view.depth_dir
+    pts = view.apex_mm + (view.r0_mm + depths_mm)[:, None] * d
+    f = ((pts - grid.origin_mm) / grid.spacing_mm).T
+    t = ndimage.map_coordinates(np.asarray(temp, dtype=float), f, order=1, mode="nearest")
+    k = int(np.argmax(t <= 0.0))
+    assert t[k] <= 0.0 < t[0]
+    return depths_mm[k - 1] + (depths_mm[k] - depths_mm[k - 1]) * t[k - 1] / (t[k - 1] - t[k])
+
+
+def test_default_anatomy_echo_and_front_on_a_2mm_grid(default_anatomy):
+    lm = default_anatomy.landmarks
+    grid = default_anatomy.label_grid(2.0)
+    tr = (lm.rectum_axis_x_mm, lm.rectum_axis_y_mm, 0.0)
+    view = get_view(grid, "sagittal", size_px=SIZE, transducer_mm=tr)
+    img = view.image(None)
+    lab = label_image(view, grid)
+    gland = img[view.sector_mask & (lab == 1)]
+    urine = img[view.sector_mask & (lab == 5)]
+    assert len(gland) > 500 and len(urine) > 100
+    assert urine.mean() < gland.mean() - 60
+    # an iceball around a probe 8 mm behind the urethra; its front seen from the rectum
+    X, Y, Z = np.meshgrid(*grid.axes_mm(), indexing="ij")
+    d = np.hypot(X, Y - 8.0) + np.maximum(np.abs(Z) - 10.0, 0.0)
+    temp = np.minimum(37.0, -130.0 + 13.0 * d).astype(np.float32)     # 0 °C at 10 mm from the needle
+    img = view.image(temp)
+    depths = np.arange(2.0, 50.0, 0.1)
+    for a in (-12.0, 0.0, 9.0):
+        expected = _zero_crossing_mm(temp, grid, view, a, depths)
+        prof = ray_profile(img, view, a, depths)
+        k = int(np.argmax(prof))
+        assert prof[k] >= 235
+        assert abs(depths[k] - expected) <= 1.0, (a, depths[k], expected)

@@ -32,9 +32,6 @@ __all__ = ["SceneRenderer", "write_still"]
 _NEEDLE_LENGTH_MM = 140.0
 
 
-def _fmt_temp(temp_c: float) -> str:
-    return f"{temp_c:.0f} °C".replace("-", "\u2212")
-
 
 class SceneRenderer:
     """Draw a story's frames.
@@ -65,6 +62,9 @@ class SceneRenderer:
         }
         pl = pv.Plotter(off_screen=off_screen, window_size=self.size, lighting="light_kit")
         pl.set_background(BACKGROUND)
+        # Depth peeling needs a single-sample framebuffer: with MSAA on, Mesa's EGL drops every translucent
+        # actor (seen with llvmpipe). FXAA smooths edges cheaply instead.
+        pl.ren_win.SetMultiSamples(0)
         pl.enable_depth_peeling(number_of_peels=4, occlusion_ratio=0.0)
         self.plotter = pl
         self._organ_actors: dict[str, pv.Actor] = {}
@@ -156,7 +156,7 @@ class SceneRenderer:
             self._shells[level] = (mesh, actor)
 
     def _build_sensors(self) -> None:
-        sensors = getattr(self.story, "sensor_positions_mm", {}) or {}
+        sensors = self.story.sensor_positions_mm
         self._sensor_names = list(sensors)
         if sensors:
             pts = pv.PolyData(np.array([sensors[n] for n in self._sensor_names], float))
@@ -208,7 +208,7 @@ class SceneRenderer:
 
     def _apply_organs(self, state) -> None:
         visible = self._opts["organs_visible"]
-        opac = dict(getattr(state, "organ_opacity", {}) or {})
+        opac = state.organ_opacity
         for name, actor in self._organ_actors.items():
             base = ORGAN_STYLE.get(name, ("#cccccc", 0.6))[1]
             op = float(opac.get(name, base))
@@ -222,28 +222,26 @@ class SceneRenderer:
                 mapper.AddClippingPlane(self._cut_plane)
 
     def _apply_devices(self, state) -> None:
-        depths = getattr(state, "probe_depths_mm", None) or {}
-        for i, (probe, a1, a2) in enumerate(self._probe_actors):
-            d = depths.get(probe.name, 0.0) if isinstance(depths, dict) else float(depths[i])
+        depths = state.probe_depths_mm
+        for probe, a1, a2 in self._probe_actors:
+            d = float(depths.get(probe.name, 0.0))
             shift = float(d) - float(probe.depth_mm)
             vis = d > 0.0
             for a in (a1, a2):
                 a.position = (0.0, 0.0, shift)
                 a.visibility = vis
-        trus_in = float(getattr(state, "trus_in", 1.0))
+        trus_in = float(state.trus_in)
         self._trus.position = (0.0, 0.0, -(1.0 - trus_in) * self._trus_length)
         self._trus.visibility = trus_in > 0.0
         if self._catheter is not None:
-            self._catheter.visibility = float(getattr(state, "catheter_in", 1.0)) > 0.0
-        show_template = bool(getattr(state, "show_template", any(
-            (depths.get(p.name, 0.0) if isinstance(depths, dict) else 0.0) > 0 for p in self.story.probes)))
+            self._catheter.visibility = float(state.catheter_in) > 0.0
         for a in self._template:
-            a.visibility = show_template
+            a.visibility = bool(state.show_template)
 
     def _apply_isotherms(self, state) -> None:
-        t = getattr(state, "isotherm_time_s", None)
-        coldest = bool(getattr(state, "show_coldest", False))
-        shown = set(getattr(state, "isotherms_c", ()) or ()) & set(self._opts["isotherms_c"])
+        t = state.isotherm_time_s
+        coldest = bool(state.show_coldest)
+        shown = set(state.isotherms_c) & set(self._opts["isotherms_c"])
         key = (None if t is None else round(float(t), 3), coldest)
         if key != self._iso_key:
             self._iso_key = key
@@ -263,23 +261,20 @@ class SceneRenderer:
     def _apply_sensors(self, state) -> None:
         if self._sensor_actor is None:
             return
-        temps = getattr(state, "sensor_temps_c", {}) or {}
+        temps = state.sensor_temps_c
         vals = np.array([float(temps.get(n, 37.0)) for n in self._sensor_names])
         glyph_ds = self._sensor_actor.mapper.dataset
         per = glyph_ds.n_points // max(len(vals), 1)
         glyph_ds.point_data["temp_c"] = np.repeat(vals, per)
-        self._sensor_actor.visibility = bool(getattr(state, "show_sensors", bool(temps)))
+        self._sensor_actor.visibility = bool(state.show_sensors)
 
     def _apply_camera(self, state) -> None:
-        cam_state = getattr(state, "camera", None)
+        c = state.camera
         cam = self.plotter.camera
-        if cam_state is not None:
-            pos, focal, up = cam_state[:3]
-            cam.position = tuple(pos)
-            cam.focal_point = tuple(focal)
-            cam.up = tuple(up)
-            if len(cam_state) > 3:
-                cam.view_angle = float(cam_state[3])
+        cam.position = tuple(c.position)
+        cam.focal_point = tuple(c.focal_point)
+        cam.up = tuple(c.view_up)
+        cam.view_angle = float(c.view_angle_deg)
         if self._opts["cutaway"]:
             focal = np.array(cam.focal_point)
             normal = np.array(cam.position) - focal
@@ -289,31 +284,19 @@ class SceneRenderer:
         self.plotter.renderer.ResetCameraClippingRange()
 
     def _apply_overlay(self, state) -> None:
-        text = self.story.text
-        procedure = getattr(state, "clock_text", "") or ""
-        readouts = ""
-        if getattr(state, "sensor_temps_c", None):
-            names = text.get("sensors", {})
-            readouts = "\n".join(f"{names.get(n, n)}: {_fmt_temp(v)}"
-                                 for n, v in state.sensor_temps_c.items())
-        legend_labels = text.get("legend", {})
-        shown = set(getattr(state, "isotherms_c", ()) or ()) & set(self._opts["isotherms_c"])
-        legend = [legend_labels.get(f"{lvl:g}", _fmt_temp(lvl))
-                  for lvl in sorted(ISOTHERM_STYLE, reverse=True)]
-        chapter = getattr(state, "chapter", None)
-        title = ""
-        if chapter is not None:
-            title = f"{getattr(chapter, 'index', '')} · {getattr(chapter, 'title', '')}".strip(" ·")
+        shown = set(state.isotherms_c) & set(self._opts["isotherms_c"])
+        legend = [label for level, label in state.legend if level in shown]
+        chapter = state.chapter
         self.overlay.update(
-            caption=(getattr(state, "caption", "") or "") if self._opts["captions"] else "",
-            title=title,
-            clock=procedure,
-            readouts=readouts,
-            disclaimer=text.get("disclaimer", ""),
+            caption=(state.caption or "") if self._opts["captions"] else "",
+            title=f"{chapter.index} · {chapter.title}" if chapter is not None else "",
+            clock=state.clock_text,
+            readouts="\n".join(state.sensor_readouts) if state.show_sensors else "",
+            disclaimer=state.disclaimer,
             legend=legend,
-            show_legend=bool(shown) and getattr(state, "isotherm_time_s", None) is not None,
-            card=getattr(state, "card", None),
-            card_sub=getattr(state, "card_sub", "") or "",
+            show_legend=bool(legend) and state.isotherm_time_s is not None,
+            card=state.card,
+            card_sub=state.card_sub or "",
         )
 
     # ------------------------------------------------------------------ output

@@ -52,14 +52,27 @@ def polyline_distance(points_mm: np.ndarray, nodes_mm: np.ndarray,
 
 
 class sd_tube:
-    """A tube of (possibly varying) radius around a polyline, with rounded ends; call it on points."""
+    """A tube of (possibly varying) radius around a polyline, with rounded ends; call it on points.
 
-    def __init__(self, nodes_mm: np.ndarray, radius_mm: float | np.ndarray):
+    Distances come from a k-d tree of the centreline resampled every ``step_mm`` (error below 0.01 mm at
+    the surface of a tube of radius 1 mm or more), which is much faster than segment-by-segment distances.
+    """
+
+    def __init__(self, nodes_mm: np.ndarray, radius_mm: float | np.ndarray, step_mm: float = 0.2):
+        from scipy.spatial import cKDTree
+
         self.nodes = np.asarray(nodes_mm, dtype=float)
         self.radii = np.broadcast_to(np.asarray(radius_mm, dtype=float), (len(self.nodes),)).copy()
+        seg = np.linalg.norm(np.diff(self.nodes, axis=0), axis=1)
+        s = np.concatenate([[0.0], np.cumsum(seg)])
+        t = np.linspace(0.0, s[-1], max(int(np.ceil(s[-1] / step_mm)) + 1, 2))
+        self._dense = np.stack([np.interp(t, s, self.nodes[:, k]) for k in range(3)], axis=1)
+        self._dense_r = np.interp(t, s, self.radii)
+        self._tree = cKDTree(self._dense)
 
     def __call__(self, points_mm: np.ndarray) -> np.ndarray:
-        return polyline_distance(points_mm, self.nodes, self.radii)
+        d, i = self._tree.query(np.asarray(points_mm, dtype=float))
+        return d - self._dense_r[i]
 
     def bounds(self, pad_mm: float = 0.5) -> np.ndarray:
         """(xmin, xmax, ymin, ymax, zmin, zmax) of the tube plus ``pad_mm``."""
@@ -127,6 +140,34 @@ def normalised(fn: Implicit, h_mm: float = 0.05) -> Implicit:
         return f / np.maximum(np.sqrt(g2), 1e-9)
 
     return out
+
+
+class SurfaceDistance:
+    """Signed distance to a closed implicit surface from a dense sample of its points.
+
+    Within ``near_mm`` of the surface the normalised implicit value is used (accurate there and smooth);
+    further away the distance to the nearest surface sample, signed by the implicit function (accurate
+    deep inside, where ``f / |grad f|`` is not).
+    """
+
+    def __init__(self, fn: Implicit, surface_mm: np.ndarray, near_mm: float = 1.0):
+        from scipy.spatial import cKDTree
+
+        self.fn = fn
+        self.near = normalised(fn)
+        self.tree = cKDTree(np.asarray(surface_mm, dtype=float))
+        self.near_mm = near_mm
+
+    def __call__(self, points_mm: np.ndarray) -> np.ndarray:
+        p = np.asarray(points_mm, dtype=float)
+        f = self.fn(p)
+        d, _ = self.tree.query(p)
+        out = np.where(f < 0.0, -d, d)
+        close = np.abs(out) < self.near_mm + 0.5
+        if close.any():
+            approx = self.near(p[close])
+            out[close] = np.where(np.abs(approx) < self.near_mm, approx, out[close])
+        return out
 
 
 def rounded_polyline(control_mm: np.ndarray, fillet_mm: float, n_arc: int = 8) -> np.ndarray:

@@ -94,8 +94,8 @@ MESH_TRIANGLE_BUDGET: dict[str, int] = {
 }
 #: Marching-cubes grid spacing per organ, mm.
 MESH_SPACING_MM: dict[str, float] = {
-    "prostate": 0.5, "urethra": 0.5, "sphincter": 0.5, "bladder": 1.0, "rectum": 1.0,
-    "seminal_vesicles": 0.5, "neurovascular_bundles": 0.4, "perineum": 0.5, "pubic_bone": 0.8,
+    "prostate": 0.6, "urethra": 0.5, "sphincter": 0.5, "bladder": 1.3, "rectum": 1.2,
+    "seminal_vesicles": 0.6, "neurovascular_bundles": 0.4, "perineum": 0.5, "pubic_bone": 0.9,
     "gel": 1.0,
 }
 
@@ -258,23 +258,23 @@ class _Geometry:
         self.r_in = RECTUM_LUMEN_RADIUS_MM
         self.r_out = RECTUM_LUMEN_RADIUS_MM + self.params.rectal_wall_mm
         gap = self.params.rectum_gap_mm
-        pts = self.surface[self.surface[:, 1] > 0.0]
+        pts = self.surface[(self.surface[:, 1] > 0.0) & (np.abs(self.surface[:, 0]) < self.r_out + gap)]
+        # closed form for a straight rectum, then exact bisection on the few points that can matter
+        need = pts[:, 1] + np.sqrt((self.r_out + gap) ** 2 - pts[:, 0] ** 2)
+        y0 = float(need.max())
+        pts = pts[need > y0 - 3.0]
 
         def clearance(y_axis: float) -> float:
             return float(S.polyline_distance(pts, self._rectum_nodes(y_axis)).min()) - self.r_out
 
-        lo, hi = 0.0, self.b_post * 2.0 + self.r_out + gap + 20.0
-        for _ in range(40):
+        lo, hi = y0 - 1.0, y0 + 1.0
+        for _ in range(24):
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if clearance(mid) < gap else (lo, mid)
         self.rectum_y = 0.5 * (lo + hi)
         self.rectum_nodes = self._rectum_nodes(self.rectum_y)
-
-    def rectum_outer(self, p: np.ndarray) -> np.ndarray:
-        return S.polyline_distance(p, self.rectum_nodes) - self.r_out
-
-    def rectum_lumen(self, p: np.ndarray) -> np.ndarray:
-        return S.polyline_distance(p, self.rectum_nodes) - self.r_in
+        self.rectum_outer = S.sd_tube(self.rectum_nodes, self.r_out)
+        self.rectum_lumen = S.sd_tube(self.rectum_nodes, self.r_in)
 
     # ---- bladder ----------------------------------------------------------------------------------------
     def _place_bladder(self) -> None:
@@ -316,8 +316,7 @@ class _Geometry:
         self.apex_urethra = ctrl[1]
         self.urethra_nodes = S.rounded_polyline(ctrl, 8.0 * self.scale, n_arc=10)
 
-    def urethra(self, p: np.ndarray) -> np.ndarray:
-        return S.polyline_distance(p, self.urethra_nodes) - URETHRA_RADIUS_MM
+        self.urethra = S.sd_tube(self.urethra_nodes, URETHRA_RADIUS_MM)
 
     def _build_sphincter(self) -> None:
         hi = self.apex_z - SPHINCTER_GAP_MM
@@ -355,7 +354,9 @@ class _Geometry:
         b = self.base_z
         y0 = float(self.shear_y(np.array([b]))[0]) + 0.55 * self.b_post
         radii = np.array(SV_RADII_MM) * min(1.0, max(0.8, self.scale))
-        pts = self.surface
+        pts = self.surface[(self.surface[:, 2] > 0.3 * b) & (self.surface[:, 1] > -2.0)
+                           & (np.abs(self.surface[:, 0]) > 2.0)]
+        pts = pts[pts[:, 0] > 0.0]  # the left vesicle; the right one is its mirror image
         base = np.array([[8.0, y0 + 2.0, b + 3.0], [17.0, y0 + 5.0, b + 10.0], [28.0, y0 + 4.0, b + 18.0]])
         bl = S.ellipsoid_fn(self.bladder_centre, self.bladder_axes)
         dy = 0.0
@@ -391,15 +392,38 @@ class _Geometry:
     # ---- per-organ access ------------------------------------------------------------------------------
     @cached_property
     def prostate_sd(self):
-        return S.normalised(self.prostate_implicit)
+        return S.SurfaceDistance(self.prostate_implicit, self.surface)
+
+    @cached_property
+    def bladder_sd(self):
+        th = np.linspace(0.0, np.pi, 121)
+        ph = np.linspace(0.0, 2.0 * np.pi, 241, endpoint=False)
+        T, P = np.meshgrid(th, ph, indexing="ij")
+        unit = np.stack([np.sin(T) * np.cos(P), np.sin(T) * np.sin(P), np.cos(T)], axis=-1).reshape(-1, 3)
+        pts = self.bladder_centre + unit * self.bladder_axes
+
+        def implicit(p):
+            q = (np.asarray(p, dtype=float) - self.bladder_centre) / self.bladder_axes
+            return np.einsum("ij,ij->i", q, q) - 1.0
+
+        return S.SurfaceDistance(implicit, pts)
 
     def implicit(self, organ: str):
         """Approximate signed distance (mm, negative inside) of one organ's outer surface."""
         return {
             "prostate": self.prostate_sd, "urethra": self.urethra, "sphincter": self.sphincter,
-            "bladder": self.bladder_outer, "rectum": self.rectum_outer, "seminal_vesicles": self.vesicles,
+            "bladder": self.bladder_sd, "rectum": self.rectum_outer, "seminal_vesicles": self.vesicles,
             "neurovascular_bundles": self.bundles, "perineum": self.perineum, "pubic_bone": self.pubic,
         }[organ]
+
+    def mesh_fn(self, organ: str):
+        """A cheap implicit function with the organ's surface as its zero level (for marching cubes)."""
+        if organ == "prostate":
+            scale = min(self.a0, self.b_post, self.c) / 2.0
+            return lambda p: scale * self.prostate_implicit(p)
+        if organ == "bladder":
+            return self.bladder_outer
+        return self.implicit(organ)
 
     def bounds(self, organ: str) -> np.ndarray:
         """Axis-aligned bounds (xmin, xmax, ymin, ymax, zmin, zmax) of one organ, mm (slightly generous)."""
@@ -447,9 +471,8 @@ def _mesh_implicit(fn, bounds_mm: np.ndarray, spacing_mm: float, budget: int):
     hi = b[1::2] + 2.0 * spacing_mm
     dims = (np.ceil((hi - lo) / spacing_mm).astype(int) + 1).tolist()
     grid = pv.ImageData(dimensions=dims, spacing=(spacing_mm,) * 3, origin=lo.tolist())
-    values = np.asarray(fn(grid.points), dtype=float)
+    values = _narrow_band_values(fn, lo, spacing_mm, dims)
     # nothing may touch the grid border, so the surface is closed
-    values = values.reshape(dims[::-1])
     values[[0, -1], :, :] = values[:, [0, -1], :] = np.inf  # type: ignore[index]
     values[:, :, [0, -1]] = np.inf
     values[np.isinf(values)] = 1.0e3
@@ -465,6 +488,31 @@ def _mesh_implicit(fn, bounds_mm: np.ndarray, spacing_mm: float, budget: int):
                                 consistent_normals=True)
     surf.points = surf.points.astype(np.float32)
     return surf
+
+
+def _narrow_band_values(fn, lo_mm: np.ndarray, spacing_mm: float, dims: list[int],
+                        step: int = 4) -> np.ndarray:
+    """``fn`` on a grid, (nz, ny, nx) array, evaluated finely only near its zero level.
+
+    ``fn`` is first sampled every ``step`` voxels; a fine voxel is evaluated only if its nearest coarse
+    sample lies within a band around zero (``fn`` is about a distance in mm, at most a little steeper);
+    elsewhere the coarse value is kept (its sign, all marching cubes needs there, is right).
+    """
+    axes = [lo_mm[k] + spacing_mm * np.arange(dims[k]) for k in range(3)]
+    idx = [np.arange(0, dims[k] + step - 1, step).clip(max=dims[k] - 1) for k in range(3)]
+    idx = [np.unique(i) for i in idx]
+    cz, cy, cx = np.meshgrid(axes[2][idx[2]], axes[1][idx[1]], axes[0][idx[0]], indexing="ij")
+    coarse = np.asarray(fn(np.stack([cx.ravel(), cy.ravel(), cz.ravel()], axis=1)), dtype=float)
+    coarse = coarse.reshape(len(idx[2]), len(idx[1]), len(idx[0]))
+    near = [np.searchsorted(idx[k], np.arange(dims[k]) - step / 2.0) for k in range(3)]
+    near = [np.clip(n, 0, len(idx[k]) - 1) for k, n in enumerate(near)]
+    values = coarse[np.ix_(near[2], near[1], near[0])]
+    band = 2.0 * step * spacing_mm
+    fz, fy, fx = np.nonzero(np.abs(values) < band)
+    if len(fz):
+        pts = np.stack([axes[0][fx], axes[1][fy], axes[2][fz]], axis=1)
+        values[fz, fy, fx] = fn(pts)
+    return values
 
 
 def _box_mesh(bounds_mm: np.ndarray):
@@ -531,7 +579,7 @@ class Anatomy:
             elif organ == "perineum":  # a flat slab: a subdivided box is exact (and decimation hates planes)
                 self._meshes[organ] = _box_mesh(self._geo.perineum_box)
             else:
-                self._meshes[organ] = _mesh_implicit(self._geo.implicit(organ), self._geo.bounds(organ),
+                self._meshes[organ] = _mesh_implicit(self._geo.mesh_fn(organ), self._geo.bounds(organ),
                                                      MESH_SPACING_MM[organ], MESH_TRIANGLE_BUDGET[organ])
         return self._meshes[organ]
 
@@ -775,6 +823,9 @@ class _PhantomGeometry:
         if organ != "gel":
             raise KeyError(organ)
         return self.cube
+
+    def mesh_fn(self, organ: str):
+        return self.implicit(organ)
 
     def bounds(self, organ: str) -> np.ndarray:
         h = self.half + 0.5

@@ -108,7 +108,7 @@ def _main_column(app) -> None:
         html.Input(type="range", min=0, max=("duration_s",), step=0.1, classes="cv-range",
                    raw_attrs=['v-model.number="t_s"', 'aria-label="Timeline"',
                               ':aria-valuetext="clock + \' \' + chapter_title"'])
-        html.Span("{{ clock }}", classes="cv-small", style="min-width: 5.5rem",
+        html.Span("{{ clock }}", classes="cv-small cv-clock", style="min-width: 5.5rem",
                   raw_attrs=[':aria-label="(labels.clock || \'Procedure time\') + \' \' + clock"'])
         with html.Label():
             html.Span(_label("speed", "Speed"))
@@ -117,7 +117,7 @@ def _main_column(app) -> None:
     with html.Div(classes="cv-row", raw_attrs=['role="group"', 'aria-label="Chapters"']):
         v3.VBtn("{{ ch.title }}", v_for="(ch, i) in chapters", key="ch.id", size="small",
                 variant=("ch.id === chapter_id ? 'flat' : 'tonal'",), color="secondary",
-                click="trigger('cv_chapter', [i])", raw_attrs=[':aria-label="ch.title"'])
+                classes="text-none", click="trigger('cv_chapter', [i])", raw_attrs=[':aria-label="ch.title"'])
 
 
 def _side_column(app) -> None:
@@ -128,7 +128,8 @@ def _side_column(app) -> None:
         html.H2("{{ labels.spared_title || 'What was spared' }}")
         html.Div("{{ line }}", v_for="line in spared_lines", key="line")
         html.Div("{{ sim_busy ? '…' : '' }} {{ sim_status }} {{ sim_error }}", classes="cv-small mt-1",
-                 raw_attrs=['aria-live="polite"'])
+                 raw_attrs=['aria-live="polite"', 'id="cv-sim"', ':data-gen="sim_generation"',
+                            ':data-sim="sim_busy ? \'busy\' : sim_status"'])
     with html.Div(classes="cv-panel"):
         html.H2(_label("organs", "Organs"))
         with html.Div(classes="cv-row"):

@@ -1,0 +1,208 @@
+"""Numba kernels of the bioheat solver (float32, fused, parallel over x-planes).
+
+State per voxel: volumetric enthalpy ``H`` (J/m³, ``H = 0`` at the solidus) and, derived from it, the
+temperature ``T`` (°C) and conductivity ``k`` (W/m·K). Arrays carry a one-voxel ghost shell: the kernels
+update interior voxels only and read the shell as boundary values (37 °C far field, or copies of the
+interior for an insulated side).
+
+``mat`` packs per voxel the material row (low 5 bits) and two flags: ``FIXED`` (the temperature is
+imposed) and ``LINK`` (the voxel touches a probe voxel through a calibrated conductance). The stencil
+kernel ignores the flags (a branch-free loop vectorises); the sparse lists of fixed and linked voxels
+are corrected after each stage by :func:`sparse_fix`. The flags only mark planes as busy.
+
+Property rows (``PROPS_*`` columns) come from :func:`cryoviz.tissue.material_arrays` via
+:func:`kernel_props`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "FIXED",
+    "LINK",
+    "MAT_MASK",
+    "active_planes",
+    "enthalpy_from_temp",
+    "kernel_props",
+    "rkl_stage",
+    "sparse_fix",
+    "temp_from_enthalpy",
+]
+
+FIXED = np.uint8(64)
+LINK = np.uint8(128)
+MAT_MASK = np.uint8(31)
+
+_ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
+_TWO = np.float32(2.0)
+
+# kernel property columns
+_TS, _TL, _ICF, _ICM, _ICU, _HL, _KF, _KU, _W, _TA, _ISPAN, _CF, _CM, _CU = range(14)
+
+
+def kernel_props(rows: np.ndarray) -> np.ndarray:
+    """Kernel property table (float32, 14 columns) from :func:`cryoviz.tissue.material_arrays` rows."""
+    ts, tl, cf, cm, cu, hl, kf, ku, w, ta = (rows[:, c] for c in range(10))
+    out = np.stack([ts, tl, 1 / cf, 1 / cm, 1 / cu, hl, kf, ku, w, ta, 1 / (tl - ts), cf, cm, cu], axis=1)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+@njit(inline="always", fastmath=True)
+def _t_of_h(h, p, r):
+    if h <= _ZERO:
+        return p[r, _TS] + h * p[r, _ICF]
+    if h < p[r, _HL]:
+        return p[r, _TS] + h * p[r, _ICM]
+    return p[r, _TL] + (h - p[r, _HL]) * p[r, _ICU]
+
+
+@njit(inline="always", fastmath=True)
+def _k_of_t(t, p, r):
+    f = (t - p[r, _TS]) * p[r, _ISPAN]
+    f = min(max(f, _ZERO), _ONE)
+    return p[r, _KF] + (p[r, _KU] - p[r, _KF]) * f
+
+
+@njit(inline="always", fastmath=True)
+def _h_of_t(t, p, r):
+    if t <= p[r, _TS]:
+        return (t - p[r, _TS]) * p[r, _CF]
+    if t < p[r, _TL]:
+        return (t - p[r, _TS]) * p[r, _CM]
+    return p[r, _HL] + (t - p[r, _TL]) * p[r, _CU]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def temp_from_enthalpy(h, mat, aux_t, props, t_out, k_out):
+    """Fill ``t_out`` and ``k_out`` (whole arrays incl. shell) from enthalpy; fixed voxels take ``aux_t``."""
+    nx, ny, nz = h.shape
+    for i in prange(nx):
+        for j in range(ny):
+            for k in range(nz):
+                m = mat[i, j, k]
+                r = m & 31
+                t = aux_t[i, j, k] if m & 64 else _t_of_h(h[i, j, k], props, r)
+                t_out[i, j, k] = t
+                k_out[i, j, k] = _k_of_t(t, props, r)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def enthalpy_from_temp(t, mat, props, h_out):
+    """Fill ``h_out`` with the enthalpy of temperature ``t`` (J/m³)."""
+    nx, ny, nz = t.shape
+    for i in prange(nx):
+        for j in range(ny):
+            for k in range(nz):
+                h_out[i, j, k] = _h_of_t(t[i, j, k], props, mat[i, j, k] & 31)
+
+
+def _make_stage(first):
+    @njit(parallel=True, fastmath=True, cache=True)
+    def stage(y_p, y_p2, y0, l0, t_in, k_in, mat, props, planes, mu, nu, c0, mut_tau, gam_tau,
+              half_inv_dx2, y_out, t_out, k_out):
+        _nx, ny, nz = t_in.shape
+        for q in prange(planes.shape[0]):
+            i = planes[q]
+            for j in range(1, ny - 1):
+                for k in range(1, nz - 1):
+                    r = mat[i, j, k] & 31
+                    t = t_in[i, j, k]
+                    kc = k_in[i, j, k]
+                    s = ((kc + k_in[i - 1, j, k]) * (t_in[i - 1, j, k] - t)
+                         + (kc + k_in[i + 1, j, k]) * (t_in[i + 1, j, k] - t)
+                         + (kc + k_in[i, j - 1, k]) * (t_in[i, j - 1, k] - t)
+                         + (kc + k_in[i, j + 1, k]) * (t_in[i, j + 1, k] - t)
+                         + (kc + k_in[i, j, k - 1]) * (t_in[i, j, k - 1] - t)
+                         + (kc + k_in[i, j, k + 1]) * (t_in[i, j, k + 1] - t))
+                    unfrozen = min(max((t - props[r, _TS]) * props[r, _ISPAN], _ZERO), _ONE)
+                    lap = half_inv_dx2 * s + props[r, _W] * unfrozen * (props[r, _TA] - t)
+                    if first:
+                        l0[i, j, k] = lap
+                        y = y0[i, j, k] + mut_tau * lap
+                    else:
+                        y = (mu * y_p[i, j, k] + nu * y_p2[i, j, k] + c0 * y0[i, j, k] + mut_tau * lap
+                             + gam_tau * l0[i, j, k])
+                    y_out[i, j, k] = y
+                    t2 = _t_of_h(y, props, r)
+                    t_out[i, j, k] = t2
+                    k_out[i, j, k] = _k_of_t(t2, props, r)
+    return stage
+
+
+_stage_first = _make_stage(True)
+_stage_next = _make_stage(False)
+
+
+def rkl_stage(first, y_p, y_p2, y0, l0, t_in, k_in, mat, props, planes, mu, nu, c0, mut_tau, gam_tau,
+              half_inv_dx2, y_out, t_out, k_out):
+    """One stage of the RKL2 super time step on the x-planes listed in ``planes``.
+
+    ``first`` : stage 1, ``y_out = y0 + mut_tau * L(y0)`` and ``l0`` receives ``L(y0)``.
+    Otherwise ``y_out = mu*y_p + nu*y_p2 + c0*y0 + mut_tau*L(y_p) + gam_tau*l0``.
+    ``L`` is the Pennes right-hand side (conduction + perfusion/metabolism on the unfrozen fraction),
+    evaluated from ``t_in``/``k_in`` (the temperature and conductivity of ``y_p``). ``t_out``/``k_out``
+    receive the temperature and conductivity of ``y_out``. Fixed and probe-linked voxels are computed as
+    ordinary ones here and corrected afterwards by :func:`sparse_fix` (branch-free loop: it vectorises).
+    """
+    fn = _stage_first if first else _stage_next
+    fn(y_p, y_p2, y0, l0, t_in, k_in, mat, props, planes, mu, nu, c0, mut_tau, gam_tau, half_inv_dx2,
+       y_out, t_out, k_out)
+
+
+@njit(fastmath=True, cache=True)
+def sparse_fix(first, fix_idx, fix_t, link_idx, link_g, link_t, y0, l0, t_in, k_in, mat, props,
+               mut_tau, inv_dx2, y_out, t_out, k_out):
+    """Correct a stage on the sparse voxel lists (flat indices into the padded arrays).
+
+    Fixed voxels: ``y_out = y0``, temperature ``fix_t``. Probe-linked voxels: the extra conductance
+    ``link_g * k`` toward the probe temperature ``link_t`` adds ``mut_tau * flux`` to ``y_out`` (and the
+    flux to ``l0`` in stage 1); their temperature and conductivity are then recomputed.
+    """
+    yo = y_out.ravel()
+    to = t_out.ravel()
+    ko = k_out.ravel()
+    yz = y0.ravel()
+    ti = t_in.ravel()
+    ki = k_in.ravel()
+    lz = l0.ravel()
+    mt = mat.ravel()
+    for n in range(link_idx.shape[0]):
+        a = link_idx[n]
+        r = mt[a] & 31
+        extra = link_g[n] * ki[a] * (link_t[n] - ti[a]) * inv_dx2
+        if first:
+            lz[a] += extra
+        y = yo[a] + mut_tau * extra
+        yo[a] = y
+        t2 = _t_of_h(y, props, r)
+        to[a] = t2
+        ko[a] = _k_of_t(t2, props, r)
+    for n in range(fix_idx.shape[0]):
+        a = fix_idx[n]
+        r = mt[a] & 31
+        yo[a] = yz[a]
+        to[a] = fix_t[n]
+        ko[a] = _k_of_t(fix_t[n], props, r)
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def active_planes(t, mat, rest_c, tol, out_flags):
+    """Flag x-planes whose interior is not at rest (|T - rest_c| > tol) or holds a fixed/linked voxel.
+
+    A plane at rest with resting neighbours has a zero right-hand side, so it can be skipped.
+    """
+    nx, ny, nz = t.shape
+    for i in prange(1, nx - 1):
+        busy = False
+        for j in range(1, ny - 1):
+            for k in range(1, nz - 1):
+                m = mat[i, j, k]
+                if (m & 192) or abs(t[i, j, k] - rest_c) > tol:
+                    busy = True
+                    break
+            if busy:
+                break
+        out_flags[i] = 1 if busy else 0

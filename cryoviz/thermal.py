@@ -1,0 +1,445 @@
+"""Thermal model: Pennes bioheat with freezing, on the voxel labels of the anatomy, driven by the probes.
+
+``simulate(scene)`` builds the label grid, places the probes and the warming devices, runs the protocol
+(freeze, thaw, freeze, thaw) with :class:`cryoviz._solver.BioheatSolver` and returns a
+:class:`ThermalResult`: temperature snapshots every ``SNAPSHOT_S`` seconds, the coldest temperature each voxel
+reached, sensor and probe temperature series, and the metrics JSON of the design contract. Results are
+cached on disk (:mod:`cryoviz._cache`).
+
+Boundary conditions
+-------------------
+* Probes: the active segment of each probe holds the probe surface temperature of
+  :func:`cryoviz.probes.probe_temp_c` while gas flows; with the gas off the probe voxels are tissue.
+  Thin probes are coupled to the grid as described in :mod:`cryoviz._probe_voxels`.
+* Urethral warming catheter (``warmer.urethral``): the voxels labelled ``urethra`` are held at
+  ``warmer.urethral_temp_c``; with the warmer off they are ordinary tissue.
+* Rectum: the lumen (ultrasound probe) is held at ``warmer.rectal_temp_c`` when rectal warming is on,
+  otherwise at body temperature (37 °C).
+* Far field: the domain faces are held at 37 °C (a phantom: at its ``temp_c``).
+
+Calibration of the probe (``PROBE_EFFECTIVE_RADIUS_MM``)
+--------------------------------------------------------
+Target (clinical-facts §4, Urology 2016 PMC4850244; corroborated by Littrup et al. JVIR 2009): a 17G needle
+in gel at body temperature gives after 10 minutes a ≤ −40 °C core about 1 cm across (radius ≈ 5 mm),
+and temperature rises to 0 °C further out (a 17G iceball is described as about 2 cm across; the same paper
+puts the −40 °C isotherm up to 1 cm inside the visible edge, so the 0 °C radius lies between about 10 and
+15 mm). With the probe surface at −145 °C on the real 0.75 mm radius the model's −40 °C radius comes out
+at about 5.9 mm: too cold a core. The gas side of a real needle cannot hold the whole surface at the
+measured tip temperature (finite Joule–Thomson cooling power, wall and contact resistance), so we keep
+−145 °C and give the probe a smaller *effective* radius, fitted on the gel scene at 1 and 2 mm:
+``r_eff = 2/3`` of the physical radius (0.5 mm for 17G). Result: −40 °C radius ≈ 5 mm, 0 °C radius
+≈ 12–13 mm (``tests/test_thermal_calibration.py`` checks both bands). The same ratio is used for the
+2.4 mm probe (unverified).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cryoviz import _cache
+from cryoviz import probes as P
+from cryoviz._probe_voxels import ProbeVoxels, voxelize_probe
+from cryoviz._solver import BioheatSolver
+from cryoviz.tissue import BODY_TEMP_C, TissueTable, default_table, material_arrays
+
+__all__ = [
+    "MAX_STEP_S",
+    "MODEL_VERSION",
+    "PROBE_EFFECTIVE_RADIUS_FRACTION",
+    "SNAPSHOT_S",
+    "ThermalResult",
+    "run_thermal",
+    "simulate",
+]
+
+#: Version of the numerical model; part of the cache key.
+MODEL_VERSION = "thermal-1"
+#: Seconds between stored temperature snapshots.
+SNAPSHOT_S = 10.0
+#: Longest RKL2 super step, s (accuracy limit; stability is handled by the stage count).
+MAX_STEP_S = 5.0
+#: Effective probe radius as a fraction of the physical radius (calibrated, see the module docstring).
+PROBE_EFFECTIVE_RADIUS_FRACTION = 2.0 / 3.0
+
+_LABEL_URETHRA = 2
+_LABEL_RECTUM_LUMEN = 7
+
+
+@dataclass
+class ThermalResult:
+    """The temperature history of one scene.
+
+    Attributes
+    ----------
+    grid : cryoviz.anatomy.LabelGrid
+        Voxel labels, origin and spacing (mm).
+    times_s : ndarray (nt,)
+        Snapshot times, seconds from the start of the first freeze.
+    temps_c : ndarray (nt, nx, ny, nz), float16
+        Temperature snapshots, °C (may be memory-mapped from the cache).
+    min_temp_c : ndarray (nx, ny, nz), float32
+        Coldest temperature each voxel reached over the whole protocol (every time step), °C.
+    sensors : dict of str to ndarray (nt,)
+        Temperature at each sensor, °C.
+    sensor_positions_mm : dict of str to tuple
+        Where each sensor is.
+    probe_temps_c : ndarray (nt, n_probes)
+        Surface temperature of each probe's freezing segment, °C.
+    probes : tuple of cryoviz.scene.Probe
+        The resolved probes, in column order of ``probe_temps_c``.
+    metrics : dict
+        The metrics JSON of the design contract.
+    """
+
+    grid: object
+    times_s: np.ndarray
+    temps_c: np.ndarray
+    min_temp_c: np.ndarray
+    sensors: dict
+    sensor_positions_mm: dict
+    probe_temps_c: np.ndarray
+    probes: tuple
+    metrics: dict = field(default_factory=dict)
+
+    def _bracket(self, t_s: float) -> tuple[int, int, float]:
+        times = self.times_s
+        t = float(np.clip(t_s, times[0], times[-1]))
+        j = int(np.searchsorted(times, t, side="right"))
+        j = min(max(j, 1), len(times) - 1)
+        i = j - 1
+        span = times[j] - times[i]
+        w = 0.0 if span <= 0 else (t - times[i]) / span
+        return i, j, w
+
+    def temp_at(self, t_s: float) -> np.ndarray:
+        """Temperature field at procedure time ``t_s`` (linear between snapshots, clamped), float32 °C."""
+        if len(self.times_s) == 1:
+            return np.asarray(self.temps_c[0], np.float32)
+        i, j, w = self._bracket(t_s)
+        a = np.asarray(self.temps_c[i], np.float32)
+        if w == 0.0:
+            return a
+        b = np.asarray(self.temps_c[j], np.float32)
+        return a + np.float32(w) * (b - a)
+
+    def min_temp_until(self, t_s: float) -> np.ndarray:
+        """Coldest temperature each voxel reached up to ``t_s`` (from the snapshots), float32 °C.
+
+        At or after the last snapshot this is :attr:`min_temp_c` (every time step, not only snapshots).
+        """
+        if t_s >= self.times_s[-1]:
+            return self.min_temp_c
+        n = int(np.searchsorted(self.times_s, float(t_s), side="right"))
+        n = max(n, 1)
+        cached = getattr(self, "_runmin", None)
+        if cached is None or cached[0] > n:
+            cached = (1, np.asarray(self.temps_c[0], np.float32).copy())
+        upto, acc = cached
+        for q in range(upto, n):
+            np.minimum(acc, self.temps_c[q], out=acc)
+        self._runmin = (n, acc)
+        out = acc.copy()
+        _i, _j, w = self._bracket(t_s)
+        if w > 0.0:
+            np.minimum(out, self.temp_at(t_s), out=out)
+        return out
+
+    def isotherm(self, threshold_c: float, t_s: float, field: str = "now"):
+        """The ``threshold_c`` isotherm surface at ``t_s`` as ``pyvista.PolyData`` (mm; may be empty).
+
+        ``field="now"`` uses the temperature at ``t_s``; ``"coldest"`` the coldest temperature so far.
+        """
+        import pyvista as pv
+
+        g = self.grid
+        temps = self.temp_at(t_s) if field == "now" else self.min_temp_until(t_s)
+        img = pv.ImageData(dimensions=temps.shape, spacing=(g.spacing_mm,) * 3,
+                           origin=tuple(float(v) for v in g.origin_mm))
+        img.point_data["temp_c"] = np.asarray(temps, np.float32).ravel(order="F")
+        if not (float(temps.min()) <= threshold_c <= float(temps.max())):
+            return pv.PolyData()
+        return img.contour([float(threshold_c)], scalars="temp_c")
+
+
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """Raw output of :func:`run_thermal`."""
+
+    times_s: np.ndarray
+    temps_c: np.ndarray
+    min_temp_c: np.ndarray
+    probe_temps_c: np.ndarray
+    steps: int
+    stages: int
+    wall_s: float
+
+
+def _shell(mask: np.ndarray) -> np.ndarray:
+    """Voxels of ``mask`` that touch a voxel outside it (6-neighbourhood) or the grid border."""
+    inner = mask.copy()
+    for ax in range(3):
+        for sh in (1, -1):
+            nb = np.roll(mask, sh, axis=ax)
+            sl = [slice(None)] * 3
+            sl[ax] = 0 if sh == 1 else -1
+            nb[tuple(sl)] = False
+            inner &= nb
+    return mask & ~inner
+
+
+def _event_times(protocol) -> list[float]:
+    groups = range(1, 10)
+    out = {0.0, protocol.duration_s}
+    start = 0.0
+    for cyc in protocol.cycles:
+        for g in groups:
+            on = start + (g - 1) * protocol.group_delay_s
+            if on < start + cyc.freeze_s:
+                out.add(on)
+        off = start + cyc.freeze_s
+        out.add(off)
+        if cyc.thaw == "active":
+            out.add(off + min(cyc.thaw_s, P.ACTIVE_THAW_MAX_S))
+        start += cyc.freeze_s + cyc.thaw_s
+    return sorted(t for t in out if 0.0 <= t <= protocol.duration_s)
+
+
+def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.ProbeGeometry], protocol,
+                *, urethral_temp_c: float | None = None, rectal_temp_c: float | None = BODY_TEMP_C,
+                table: TissueTable | None = None, post_radiation: bool = False,
+                body_temp_c: float = BODY_TEMP_C, snapshot_s: float = SNAPSHOT_S,
+                max_step_s: float = MAX_STEP_S) -> _Run:
+    """Run the protocol on a label grid (the engine under :func:`simulate`; also used by the tests).
+
+    Parameters
+    ----------
+    labels : uint8 ndarray (nx, ny, nz)
+        Anatomy label codes.
+    origin_mm : sequence of 3 float
+        Centre of voxel (0, 0, 0), mm.
+    spacing_mm : float
+        Voxel size, mm.
+    geoms : list of ProbeGeometry
+        The probes.
+    protocol : cryoviz.scene.Protocol
+    urethral_temp_c : float or None
+        Urethral catheter temperature; ``None`` = warmer off.
+    rectal_temp_c : float or None
+        Temperature held in the rectal lumen; ``None`` = lumen is ordinary tissue.
+    table : TissueTable, optional
+    post_radiation : bool
+    body_temp_c : float
+        Initial and far-field temperature, °C.
+    snapshot_s, max_step_s : float
+        Snapshot interval and longest super step, s.
+    """
+    t_wall = time.perf_counter()
+    table = default_table() if table is None else table
+    rows = material_arrays(table, post_radiation=post_radiation, body_temp_c=body_temp_c)
+    shape = labels.shape
+    pvs: list[ProbeVoxels] = [
+        voxelize_probe(g.tip_mm, g.active_length_mm, origin_mm, spacing_mm, shape,
+                       g.radius_mm * PROBE_EFFECTIVE_RADIUS_FRACTION) for g in geoms]
+    max_link = max([max(pv.link_extra, 0.0) for pv in pvs], default=0.0)
+    solver = BioheatSolver(labels, spacing_mm, rows, init_temp_c=body_temp_c, boundary_temp_c=body_temp_c,
+                           max_step_s=max_step_s, max_link_factor=max_link)
+    static_idx, static_t = [], []
+    if urethral_temp_c is not None:
+        m = _shell(labels == _LABEL_URETHRA)
+        static_idx.append(solver.flat(np.nonzero(m)))
+        static_t.append(np.full(int(m.sum()), urethral_temp_c, np.float32))
+    if rectal_temp_c is not None:
+        m = _shell(labels == _LABEL_RECTUM_LUMEN)
+        static_idx.append(solver.flat(np.nonzero(m)))
+        static_t.append(np.full(int(m.sum()), rectal_temp_c, np.float32))
+    core_flat = [solver.flat(pv.core) for pv in pvs]
+    link_flat = [solver.flat(pv.link) for pv in pvs]
+    groups = [g.group for g in geoms]
+    kinds = [g.kind for g in geoms]
+
+    def apply_bcs(t_mid: float) -> np.ndarray:
+        temps = P.probe_temps_c(t_mid, protocol, groups, kinds)
+        fi, ft, li, lg, lt = list(static_idx), list(static_t), [], [], []
+        for n, tp in enumerate(temps):
+            if math.isnan(tp) or core_flat[n].size == 0:
+                continue
+            fi.append(core_flat[n])
+            ft.append(np.full(core_flat[n].size, tp, np.float32))
+            if link_flat[n].size and pvs[n].link_extra != 0.0:
+                li.append(link_flat[n])
+                lg.append(np.full(link_flat[n].size, pvs[n].link_extra, np.float32))
+                lt.append(np.full(link_flat[n].size, tp, np.float32))
+        def cat(xs, dt):
+            return (np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
+        solver.set_fixed(cat(fi, np.int64), cat(ft, np.float32))
+        solver.set_links(cat(li, np.int64), cat(lg, np.float32), cat(lt, np.float32))
+        return temps
+
+    duration = float(protocol.duration_s)
+    n_snap = max(1, math.ceil(duration / snapshot_s - 1e-9))
+    snap_times = np.array([min(i * snapshot_s, duration) for i in range(n_snap + 1)])
+    bounds = sorted(set(np.round(snap_times, 9)) | set(np.round(_event_times(protocol), 9)))
+    temps_out = np.empty((len(snap_times), *shape), np.float16)
+    probe_out = np.full((len(snap_times), len(geoms)), body_temp_c, np.float32)
+
+    def record(q: int, t: float) -> None:
+        field_c = solver.temp_c
+        temps_out[q] = field_c
+        now = P.probe_temps_c(t, protocol, groups, kinds) if geoms else np.zeros(0)
+        for n, pv in enumerate(pvs):
+            if not math.isnan(now[n]):
+                probe_out[q, n] = now[n]
+            elif pv.core[0].size:
+                probe_out[q, n] = float(field_c[pv.core].mean())
+
+    record(0, 0.0)
+    q = 1
+    for a, b in itertools.pairwise(bounds):
+        n_sub = max(1, math.ceil((b - a) / max_step_s - 1e-9))
+        tau = (b - a) / n_sub
+        for s in range(n_sub):
+            apply_bcs(a + (s + 0.5) * tau)
+            solver.advance(tau)
+        while q < len(snap_times) and snap_times[q] <= b + 1e-9:
+            record(q, float(snap_times[q]))
+            q += 1
+    return _Run(snap_times, temps_out, solver.min_t.copy(), probe_out, solver.steps, solver.stages,
+                time.perf_counter() - t_wall)
+
+
+# ---------------------------------------------------------------------------------------------------------
+def _source_digest() -> str:
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in ("thermal.py", "_solver.py", "_kernels.py", "_probe_voxels.py", "tissue.py", "probes.py",
+                 "metrics.py", "anatomy.py", "_shapes.py", "layout.py", "mesh_io.py"):
+        p = here / name
+        if p.exists():
+            h.update(name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _cache_parts(scene, grid_mm: float, table: TissueTable) -> dict:
+    scene_d = asdict(scene)
+    for k in ("path", "title", "story"):
+        scene_d.pop(k, None)
+    meshes = {}
+    base = Path(scene.path).parent
+    for organ, path in sorted(dict(scene.anatomy.meshes).items()):
+        p = Path(path)
+        p = p if p.is_absolute() else base / p
+        try:
+            meshes[organ] = hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError:
+            meshes[organ] = f"missing:{p}"
+    return {"model": MODEL_VERSION, "code": _source_digest(), "scene": scene_d, "meshes": meshes,
+            "grid_mm": float(grid_mm), "table": table.as_dict(), "snapshot_s": SNAPSHOT_S,
+            "max_step_s": MAX_STEP_S, "probe_r_fraction": PROBE_EFFECTIVE_RADIUS_FRACTION,
+            "catalogue": {k: asdict(v) for k, v in P.PROBE_CATALOGUE.items()}}
+
+
+def _probe_to_dict(p) -> dict:
+    return asdict(p)
+
+
+def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatomy=None,
+             cache_dir: str | Path | None = None, table: TissueTable | None = None) -> ThermalResult:
+    """Run (or load from the cache) the thermal model of a scene.
+
+    Parameters
+    ----------
+    scene : cryoviz.scene.Scene
+        A validated scene.
+    grid_mm : float, optional
+        Voxel size, mm; default ``scene.thermal.grid_mm``.
+    use_cache : bool
+        Read and write the on-disk cache.
+    anatomy : cryoviz.anatomy.Anatomy, optional
+        The scene's anatomy if already built.
+    cache_dir : path, optional
+        Cache folder (default ``$CRYOVIZ_CACHE`` or ``~/.cache/cryoviz``).
+    table : TissueTable, optional
+        Tissue properties (default :func:`cryoviz.tissue.default_table`).
+
+    Returns
+    -------
+    ThermalResult
+    """
+    from cryoviz.anatomy import LabelGrid, build_anatomy, phantom_anatomy
+    from cryoviz.layout import resolve_probes, resolve_sensors
+    from cryoviz.metrics import compute_metrics
+    from cryoviz.scene import Probe
+
+    t0 = time.perf_counter()
+    grid_mm = float(scene.thermal.grid_mm if grid_mm is None else grid_mm)
+    table = default_table() if table is None else table
+    folder = _cache.cache_dir(cache_dir)
+    key = _cache.hash_key(_cache_parts(scene, grid_mm, table)) if use_cache else ""
+    if use_cache:
+        hit = _cache.load(folder, key)
+        if hit is not None:
+            meta, arr = hit["meta"], hit["arrays"]
+            grid = LabelGrid(labels=arr["labels"], origin_mm=arr["origin_mm"], spacing_mm=meta["spacing_mm"])
+            sensors = {n: arr[f"sensor_{i}"] for i, n in enumerate(meta["sensor_names"])}
+            return ThermalResult(
+                grid=grid, times_s=arr["times_s"], temps_c=hit["temps"], min_temp_c=arr["min_temp_c"],
+                sensors=sensors, sensor_positions_mm={n: tuple(p) for n, p in meta["sensor_positions"]},
+                probe_temps_c=arr["probe_temps_c"], probes=tuple(Probe(**p) for p in meta["probes"]),
+                metrics=meta["metrics"])
+
+    if anatomy is None:
+        anatomy = (phantom_anatomy(scene.phantom) if scene.phantom is not None
+                   else build_anatomy(scene.anatomy, base_dir=Path(scene.path).parent))
+    grid = anatomy.label_grid(grid_mm, margin_mm=scene.thermal.margin_mm)
+    probes = resolve_probes(scene, anatomy)
+    sensor_pos = resolve_sensors(scene, anatomy)
+    skin_z = float(anatomy.landmarks.skin_z_mm)
+    geoms = [P.ProbeGeometry.from_probe(p, skin_z) for p in probes]
+    body_c = float(scene.phantom.temp_c) if scene.phantom is not None else BODY_TEMP_C
+    w = scene.warmer
+    is_body = scene.phantom is None
+    run = run_thermal(
+        grid.labels, grid.origin_mm, grid.spacing_mm, geoms, scene.protocol,
+        urethral_temp_c=w.urethral_temp_c if (w.urethral and is_body) else None,
+        rectal_temp_c=(w.rectal_temp_c if w.rectal else BODY_TEMP_C) if is_body else None,
+        table=table, post_radiation=scene.anatomy.post_radiation and is_body, body_temp_c=body_c)
+    sensors = {name: sample_series(run.temps_c, grid, pos) for name, pos in sensor_pos.items()}
+    result = ThermalResult(grid=grid, times_s=run.times_s, temps_c=run.temps_c, min_temp_c=run.min_temp_c,
+                           sensors=sensors, sensor_positions_mm=dict(sensor_pos),
+                           probe_temps_c=run.probe_temps_c, probes=tuple(probes))
+    wall = time.perf_counter() - t0
+    result.metrics = compute_metrics(result, scene, anatomy, steps=run.steps, wall_s=wall)
+    if use_cache:
+        meta = {"spacing_mm": float(grid.spacing_mm), "sensor_names": list(sensors),
+                "sensor_positions": [[n, list(p)] for n, p in sensor_pos.items()],
+                "probes": [_probe_to_dict(p) for p in probes], "metrics": result.metrics}
+        arrays = {"times_s": run.times_s, "min_temp_c": run.min_temp_c, "labels": grid.labels,
+                  "origin_mm": np.asarray(grid.origin_mm, float), "probe_temps_c": run.probe_temps_c,
+                  **{f"sensor_{i}": s for i, s in enumerate(sensors.values())}}
+        _cache.store(folder, key, meta, arrays, run.temps_c)
+    return result
+
+
+def sample_series(temps_c: np.ndarray, grid, pos_mm) -> np.ndarray:
+    """Temperature history (nt,) at a point, trilinear inside the grid (nearest voxel at the border)."""
+    from scipy.ndimage import map_coordinates
+
+    u = (np.asarray(pos_mm, float) - np.asarray(grid.origin_mm, float)) / grid.spacing_mm
+    u = np.clip(u, 0, np.array(grid.labels.shape) - 1)
+    i0 = np.floor(u).astype(int)
+    i0 = np.minimum(i0, np.array(grid.labels.shape) - 2).clip(0)
+    block = np.asarray(temps_c[:, i0[0]:i0[0] + 2, i0[1]:i0[1] + 2, i0[2]:i0[2] + 2], np.float32)
+    frac = u - i0
+    out = np.empty(block.shape[0], np.float32)
+    for q in range(block.shape[0]):
+        out[q] = map_coordinates(block[q], frac.reshape(3, 1), order=1, mode="nearest")[0]
+    return out

@@ -586,15 +586,18 @@ def _protocol_segments(protocol, p_end_s: float) -> list[_Segment]:
 
 
 def _key_time(cid: str, c0: float, c1: float, segs: list[_Segment]) -> float:
-    """The moment that shows a chapter best: probes all in, the largest ice, or mid-chapter."""
+    """The moment that shows a chapter best: probes all in, the largest ice, or mid-chapter.
+
+    Always a little before the chapter's end (the end is the next chapter's start)."""
+    key = c0 + 0.5 * (c1 - c0)
     if cid == "probes":
-        return c0 + 0.8 * (c1 - c0)
-    if cid == "freeze1" and segs:
-        return segs[-1].t1
-    if cid == "thaw_refreeze" and segs:
+        key = c0 + 0.8 * (c1 - c0)
+    elif cid == "freeze1" and segs:
+        key = segs[-1].t1
+    elif cid == "thaw_refreeze" and segs:
         freezes = [s for s in segs if s.phase == "freeze"]
-        return (freezes[-1] if freezes else segs[0]).t1
-    return c0 + 0.5 * (c1 - c0)
+        key = (freezes[-1] if freezes else segs[0]).t1
+    return min(key, c1 - 0.05)
 
 
 def _numbers(scene, result, probes) -> dict[str, float]:

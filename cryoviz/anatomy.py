@@ -193,6 +193,7 @@ class _Geometry:
         self._build_sphincter()
         self._build_bundles()
         self._build_vesicles()
+        self._bend_rectum()
         self._build_pubic_bone()
         self._build_perineum()
 
@@ -246,12 +247,29 @@ class _Geometry:
         return np.array([t * d[0], t * d[1] + float(self.shear_y(np.array([z]))[0]), z])
 
     # ---- rectum -----------------------------------------------------------------------------------------
-    def _rectum_nodes(self, y_axis: float) -> np.ndarray:
+    def _rectum_nodes(self, y_axis: float, extra_mm: float = 0.0) -> np.ndarray:
+        """Rectum axis: straight behind the gland, curving back (as along the sacrum) above the base."""
         bottom = self.skin_z + RECTUM_LUMEN_RADIUS_MM + self.params.rectal_wall_mm + 3.0
         b = self.base_z
-        ctrl = np.array([[0.0, y_axis, bottom], [0.0, y_axis, b + 5.0], [0.0, y_axis + 8.0, b + 30.0],
-                         [0.0, y_axis + 22.0, b + 52.0]])
+        ctrl = np.array([[0.0, y_axis, bottom], [0.0, y_axis, b + 3.0],
+                         [0.0, y_axis + 2.0 + 0.3 * extra_mm, b + 15.0],
+                         [0.0, y_axis + 8.0 + 0.6 * extra_mm, b + 30.0],
+                         [0.0, y_axis + 22.0 + extra_mm, b + 52.0]])
         return S.rounded_polyline(ctrl, 12.0, n_arc=10)
+
+    def _bend_rectum(self) -> None:
+        """Curve the rectum back above the base until it clears the bladder and the seminal vesicles."""
+        bl = S.ellipsoid_fn(self.bladder_centre, self.bladder_axes)
+        for extra in np.arange(0.0, 120.0, 1.0):
+            nodes = self._rectum_nodes(self.rectum_y, float(extra))
+            axis = S.resample_polyline(nodes, 200)
+            axis = axis[axis[:, 2] > self.base_z]
+            clear = min(float(bl(axis).min()), float(self.vesicles(axis).min())) - self.r_out
+            if clear >= SV_CLEARANCE_MM:
+                break
+        self.rectum_nodes = nodes
+        self.rectum_outer = S.sd_tube(self.rectum_nodes, self.r_out)
+        self.rectum_lumen = S.sd_tube(self.rectum_nodes, self.r_in)
 
     def _place_rectum(self) -> None:
         """Solve the rectum's axis so the smallest capsule-to-rectal-wall distance equals the gap."""
@@ -357,7 +375,17 @@ class _Geometry:
         pts = self.surface[(self.surface[:, 2] > 0.3 * b) & (self.surface[:, 1] > -2.0)
                            & (np.abs(self.surface[:, 0]) > 2.0)]
         pts = pts[pts[:, 0] > 0.0]  # the left vesicle; the right one is its mirror image
-        base = np.array([[8.0, y0 + 2.0, b + 3.0], [17.0, y0 + 5.0, b + 10.0], [28.0, y0 + 4.0, b + 18.0]])
+        base = np.array([[8.0, y0 + 2.0, b + 4.0], [17.0, y0 + 5.0, b + 11.0], [28.0, y0 + 4.0, b + 19.0]])
+        c, ax = self.bladder_centre, self.bladder_axes
+        for node, r in zip(base, radii, strict=True):
+            # on the back of the bladder ...
+            q = 1.0 - (node[0] / ax[0]) ** 2 - ((node[2] - c[2]) / ax[2]) ** 2
+            if q > 0.0:
+                node[1] = max(node[1], c[1] + ax[1] * math.sqrt(q) + r + SV_CLEARANCE_MM)
+            # ... and beside the straight part of the rectum, not in it
+            need = self.r_out + r + SV_CLEARANCE_MM
+            if node[2] < b + 3.0 + need and abs(node[1] - self.rectum_y) < need:
+                node[0] = max(node[0], math.sqrt(need ** 2 - (node[1] - self.rectum_y) ** 2))
         bl = S.ellipsoid_fn(self.bladder_centre, self.bladder_axes)
         dy = 0.0
         for _ in range(80):

@@ -341,14 +341,28 @@ class UltrasoundView:
         self._dyn_thetas = np.linspace(-th, th, n_lines)
         self._dyn_radii = self.r0_mm + (np.arange(n_samp) + 0.5) * _DYN_DR_MM
         pts = self._polar_points(self._dyn_thetas, self._dyn_radii)
-        self._t_idx, self._t_w = _trilinear_maps(self._shape, self._origin, self._spacing, pts)
+        idx, self._t_w = _trilinear_maps(self._shape, self._origin, self._spacing, pts)
+        # only a thin box of voxels around the plane is ever read: keep its slices and box-local indices,
+        # so a frame converts a few thousand voxels to float32 instead of the whole volume
+        ijk = np.unravel_index(idx.ravel(), self._shape)
+        lo = [int(a.min()) for a in ijk]
+        hi = [int(a.max()) + 1 for a in ijk]
+        self._box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+        box_shape = tuple(b - a for a, b in zip(lo, hi, strict=True))
+        local = np.ravel_multi_index(tuple(a - o for a, o in zip(ijk, lo, strict=True)), box_shape)
+        self._t_idx = local.reshape(idx.shape).astype(np.int32)
         self._line_px = np.rint((self._th_px + th) / (2 * th) * (n_lines - 1)).astype(np.int32)
         self._samp_px = np.clip(((self._r_px - self.r0_mm) / _DYN_DR_MM).astype(np.int32), 0, n_samp - 1)
 
     def sample_temp_c(self, temp_c: np.ndarray) -> np.ndarray:
-        """Temperatures (°C) read trilinearly along the per-frame scanlines, shape (lines, samples)."""
-        flat = np.asarray(temp_c).reshape(-1)
-        vals = flat[self._t_idx].astype(np.float32, copy=False)
+        """Temperatures (°C) read trilinearly along the per-frame scanlines, shape (lines, samples).
+
+        ``temp_c`` is the whole field on the view's grid (only the box around the plane is read).
+        """
+        return self._sample_box(np.asarray(temp_c[self._box], dtype=np.float32))
+
+    def _sample_box(self, box_c: np.ndarray) -> np.ndarray:
+        vals = box_c.reshape(-1)[self._t_idx]
         return np.einsum("ij,ij->i", vals, self._t_w).reshape(self._dyn_shape)
 
     def front_depth_mm(self, temp_lines_c: np.ndarray) -> np.ndarray:
@@ -508,13 +522,11 @@ class UltrasoundView:
                        f"shape {self._shape}", f"shape {temps.shape[1:]}")
         t = float(np.clip(t_s, times[0], times[-1]))
         k = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 1))
-        if k >= len(times) - 1 or times[k + 1] <= times[k]:
-            lines = self.sample_temp_c(temps[k])
-        else:
-            a = (t - times[k]) / (times[k + 1] - times[k])
-            lines = self.sample_temp_c(temps[k])
-            if a > 0:
-                lines = (1 - a) * lines + a * self.sample_temp_c(temps[k + 1])
+        box = np.asarray(temps[k][self._box], dtype=np.float32)
+        if k < len(times) - 1 and times[k + 1] > times[k] and t > times[k]:
+            w = np.float32((t - times[k]) / (times[k + 1] - times[k]))
+            box = box + w * (np.asarray(temps[k + 1][self._box], dtype=np.float32) - box)
+        lines = self._sample_box(box)
         return self.compose(lines, probes_mm, inserted_mm, show_lethal, gain_db)
 
 

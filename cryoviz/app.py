@@ -237,7 +237,9 @@ class ConsultationApp(TrameApp):
         ch = state.chapter
         s.chapter_id = str(getattr(ch, "id", ""))
         s.chapter_title = str(getattr(ch, "title", ""))
-        s.caption = state.caption or ""
+        # a title card has no subtitle: the page then shows the card's words in the caption line
+        card = " — ".join(x for x in (getattr(state, "card", None), getattr(state, "card_sub", None)) if x)
+        s.caption = state.caption or card
         s.clock = str(getattr(state, "clock_text", "") or st.format_clock(state.procedure_s))
         if s.clinician:
             res = self.story.result
@@ -429,7 +431,8 @@ def _default_renderer(story, size):
 
 
 def _chapter_list(story) -> list[dict]:
-    return [{"id": c.id, "title": c.title, "start_s": float(c.start_s)} for c in story.chapters]
+    return [{"id": c.id, "title": c.title, "start_s": float(c.start_s), "end_s": float(c.end_s)}
+            for c in story.chapters]
 
 
 def _inserted_mm(state, probes) -> list[float] | None:

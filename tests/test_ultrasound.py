@@ -334,3 +334,61 @@ def test_default_anatomy_echo_and_front_on_a_2mm_grid(default_anatomy):
         k = int(np.argmax(prof))
         assert prof[k] >= 235
         assert abs(depths[k] - expected) <= 1.0, (a, depths[k], expected)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """The default scene simulated on the 2 mm grid (the thermal cache is shared with other tests)."""
+    from pathlib import Path
+
+    from cryoviz.anatomy import build_anatomy
+    from cryoviz.scene import load_scene
+    from cryoviz.thermal import simulate
+
+    scene = load_scene(Path(__file__).resolve().parents[1] / "scenes" / "salvage_whole_gland.toml")
+    anatomy = build_anatomy(scene.anatomy)
+    return scene, anatomy, simulate(scene, grid_mm=2.0, anatomy=anatomy)
+
+
+def test_simulated_freeze_front_shadow_and_needles(simulated):
+    from cryoviz.ultrasound import probe_segments_mm, ultrasound_frame
+
+    scene, anatomy, result = simulated
+    probe = result.probes[0]
+    kw = {"plane": "sagittal", "position_mm": probe.x_mm, "size_px": SIZE}
+    n = len(result.probes)
+    view = get_view(result.grid, transducer_mm=(anatomy.landmarks.rectum_axis_x_mm,
+                                                anatomy.landmarks.rectum_axis_y_mm, 0.0), **kw)
+    segs = probe_segments_mm(result.probes, anatomy.landmarks.skin_z_mm)
+    # before the first freeze: no ice, the picture is the warm one with its needles
+    warm = ultrasound_frame(anatomy, result, 0.0, **kw)
+    assert np.array_equal(warm, view.image(None, segs))
+    # the probe's needle shows on its line, and only once it is in
+    zs = np.linspace(anatomy.landmarks.apex_z_mm, anatomy.landmarks.skin_z_mm + probe.depth_mm - 3.0, 12)
+    line = np.column_stack([np.full_like(zs, probe.x_mm), np.full_like(zs, probe.y_mm), zs])
+    rr, cc = view.project_mm(line)
+    on = view.sector_mask[np.rint(rr).astype(int), np.rint(cc).astype(int)]
+    ri, ci = np.rint(rr[on]).astype(int), np.rint(cc[on]).astype(int)
+    assert on.sum() >= 6
+    out = ultrasound_frame(anatomy, result, 0.0, inserted_mm=np.zeros(n), **kw)
+    assert np.median(warm[ri, ci]) >= 200 and np.median(out[ri, ci]) < 170
+    # during the freeze: the bright front on the 0 °C crossing of the simulated field, shadow behind it
+    t_s = 0.5 * scene.protocol.cycles[0].freeze_s
+    img = ultrasound_frame(anatomy, result, t_s, **kw)
+    assert np.array_equal(img, ultrasound_frame(anatomy, result, t_s, **kw))
+    temp = result.temp_at(t_s)
+    depths = np.arange(1.0, 55.0, 0.1)
+    checked = 0
+    for a in np.arange(-30.0, 31.0, 6.0):
+        try:
+            expected = _zero_crossing_mm(temp, result.grid, view, a, depths)
+        except AssertionError:   # this scanline meets no ice
+            continue
+        prof = ray_profile(img, view, a, depths)
+        k = int(np.argmax(prof))
+        assert prof[k] >= 235
+        assert abs(depths[k] - expected) <= 1.0, (a, depths[k], expected)
+        behind = (depths > expected + 2.0) & (depths < expected + 12.0)
+        assert prof[behind].mean() < 0.3 * ray_profile(warm, view, a, depths)[behind].mean()
+        checked += 1
+    assert checked >= 4

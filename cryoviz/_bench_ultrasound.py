@@ -23,10 +23,11 @@ GOAL_MS = 50.0
 def _default_story(grid_mm: float):
     """Anatomy and thermal result of the default scene (thermal cache reused when present)."""
     from cryoviz.anatomy import build_anatomy
-    from cryoviz.scene import Scene
+    from cryoviz.cli import DEFAULT_SCENE
+    from cryoviz.scene import load_scene
     from cryoviz.thermal import simulate
 
-    scene = Scene()
+    scene = load_scene(DEFAULT_SCENE)
     anatomy = build_anatomy(scene.anatomy)
     result = simulate(scene, grid_mm=grid_mm, use_cache=True, anatomy=anatomy)
     return anatomy, result
@@ -65,8 +66,8 @@ def run(quick: bool = False, out=None) -> dict:
     anatomy, result = _default_story(grid_mm)
     times = np.linspace(float(result.times_s[0]), float(result.times_s[-1]), n_frames)
     figures: dict = {"what": "ultrasound", "quick": bool(quick), "size_px": list(size), "grid_mm": grid_mm,
-                     "grid_shape": list(result.grid.labels.shape), "goal_ms": GOAL_MS, "frame_ms": {},
-                     "view_build_ms": {}}
+                     "grid_shape": list(result.grid.labels.shape), "n_probes": len(result.probes),
+                     "goal_ms": GOAL_MS, "frame_ms": {}, "view_build_ms": {}}
     naive = []
     for plane in us.PLANES:
         us._VIEWS.clear()

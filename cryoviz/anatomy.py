@@ -62,10 +62,11 @@ PROSTATE_BASE_EXPONENT = 3.0
 #: How much the gland follows the bend of the urethra (0 = not at all, 1 = fully).
 PROSTATE_FOLLOWS_URETHRA = 0.6
 URETHRA_RADIUS_MM = 3.0  # a 16-22 Fr warming catheter is 5-7 mm across
-URETHRA_ANTERIOR_MM = 3.0  # at the verumontanum, at scale 1 (slightly anterior of centre)
+URETHRA_ANTERIOR_MM = 2.0  # at the verumontanum, at scale 1 (slightly anterior of centre)
 #: The prostatic urethra bends forward by about 30° at the verumontanum (Holmes 2014; 29 ± 12°).
 URETHRA_BEND_DEG = 30.0
-URETHRA_UPPER_TILT_DEG = 18.0  # upper (base) segment tilts anteriorly; the apex segment by the rest
+#: Going up, the apex segment leans back by the rest of the bend and the base segment forward by this.
+URETHRA_UPPER_TILT_DEG = 22.0
 MEMBRANOUS_LENGTH_MM = 20.0
 SPHINCTER_GAP_MM = 2.5  # below the apex
 SPHINCTER_LENGTH_MM = 14.0
@@ -209,8 +210,8 @@ class _Geometry:
 
     def shear_y(self, z: np.ndarray) -> np.ndarray:
         """Posterior offset (mm) of the gland's axis at height z: it partly follows the urethral bend."""
-        bend = self.tan_low * _smooth_ramp(-z) - self.tan_up * _smooth_ramp(z)
-        bend0 = (self.tan_low - self.tan_up) * _smooth_ramp(np.zeros(1))[0]
+        bend = -self.tan_low * _smooth_ramp(-z) - self.tan_up * _smooth_ramp(z)
+        bend0 = -(self.tan_low + self.tan_up) * _smooth_ramp(np.zeros(1))[0]
         return PROSTATE_FOLLOWS_URETHRA * (bend - bend0)
 
     def _half_axes(self, y_local: np.ndarray, z: np.ndarray):
@@ -260,7 +261,7 @@ class _Geometry:
     def _bend_rectum(self) -> None:
         """Curve the rectum back above the base until it clears the bladder and the seminal vesicles."""
         bl = S.ellipsoid_fn(self.bladder_centre, self.bladder_axes)
-        for extra in np.arange(0.0, 120.0, 1.0):
+        for extra in np.arange(0.0, 60.0, 1.0):
             nodes = self._rectum_nodes(self.rectum_y, float(extra))
             axis = S.resample_polyline(nodes, 200)
             axis = axis[axis[:, 2] > self.base_z]
@@ -311,7 +312,16 @@ class _Geometry:
         for _ in range(40):
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if clearance(mid) < BLADDER_GAP_MM else (lo, mid)
-        self.bladder_centre = np.array([0.0, y_b, 0.5 * (lo + hi)])
+        z_c = 0.5 * (lo + hi)
+        # a full bladder over a small gland may bulge into the straight part of the rectum: move it forward
+        axis = S.resample_polyline(self.rectum_nodes, 300)
+        axis = axis[(axis[:, 2] > self.base_z) & (axis[:, 2] < self.base_z + 20.0)]
+        for _ in range(30):
+            fn = S.ellipsoid_fn((0.0, y_b, z_c), self.bladder_axes)
+            if float(fn(axis).min()) - self.r_out >= SV_CLEARANCE_MM + 2.0 * max(SV_RADII_MM):
+                break
+            y_b -= 1.0
+        self.bladder_centre = np.array([0.0, y_b, z_c])
         self.bladder_neck = self.bladder_centre - np.array([0.0, 0.0, self.bladder_axes[2]])
 
     def bladder_outer(self, p: np.ndarray) -> np.ndarray:
@@ -322,7 +332,7 @@ class _Geometry:
 
     # ---- urethra, sphincter -----------------------------------------------------------------------------
     def _build_urethra(self) -> None:
-        y_apex = self.y_verum + self.tan_low * self.c
+        y_apex = self.y_verum - self.tan_low * self.c
         z_top = self.bladder_neck[2] + BLADDER_WALL_MM + 6.0
         self.membranous_bottom_z = self.apex_z - MEMBRANOUS_LENGTH_MM - 4.0
         ctrl = np.array([
@@ -896,5 +906,6 @@ def write_default_meshes(out_dir: str | Path) -> list[Path]:
         target = out / f"{organ}.vtp"
         with atomic_path(target, suffix=".part.vtp") as tmp:
             mesh.save(tmp, binary=True, recompute_normals=False)
+            tmp.chmod(0o644)
         paths.append(target)
     return paths

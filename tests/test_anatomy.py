@@ -14,7 +14,8 @@ from cryoviz.scene import ORGAN_NAMES, AnatomyParams, Phantom
 
 MESH_DIR = Path(__file__).resolve().parent.parent / "meshes"
 #: Organ pairs whose surfaces may cross (the catheter runs through gland, sphincter and bladder neck).
-MAY_TOUCH = {frozenset(p) for p in [("urethra", "prostate"), ("urethra", "sphincter"), ("urethra", "bladder")]}
+MAY_TOUCH = {frozenset(p) for p in (("urethra", "prostate"), ("urethra", "sphincter"),
+                                    ("urethra", "bladder"))}
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,8 @@ def test_every_organ_mesh_is_closed_manifold_and_within_budget(default):
     assert total <= sum(MESH_TRIANGLE_BUDGET[o] for o in ORGAN_NAMES)
 
 
-@pytest.mark.parametrize(("volume_ml", "post_radiation"), [(15, False), (30, False), (60, False), (100, False),
-                                                           (40, True)])
+@pytest.mark.parametrize(("volume_ml", "post_radiation"),
+                         [(15, False), (30, False), (60, False), (100, False), (40, True)])
 def test_prostate_mesh_volume_matches_request(volume_ml, post_radiation):
     params = AnatomyParams(volume_ml=volume_ml, post_radiation=post_radiation, radiation_shrink=0.3)
     want_ml = volume_ml * (0.7 if post_radiation else 1.0)
@@ -71,7 +72,8 @@ def test_bladder_sits_above_the_base(default):
     assert bl.bounds[4] > pr.bounds[5] - 1.0
     assert bl.center_of_mass()[2] > lm.base_z_mm + 10.0
     # the bladder's urine volume is what was asked for (outer wall 4 mm beyond it)
-    urine = default.label_grid(2.0, bounds_mm=np.asarray(bl.bounds) + [-2, 2, -2, 2, -2, 2]).volume_ml("urine")
+    box = np.asarray(bl.bounds) + np.array([-2.0, 2, -2, 2, -2, 2])
+    urine = default.label_grid(2.0, bounds_mm=box).volume_ml("urine")
     assert urine == pytest.approx(default.params.bladder_volume_ml, rel=0.08)
 
 
@@ -217,7 +219,8 @@ def test_hydrodissection_fills_the_gap_with_saline():
     k0 = np.argmin(np.abs(grid.axes_mm()[2]))
     column = grid.labels[i0, :, k0]
     y = grid.axes_mm()[1]
-    between = (y > lm.prostate_half_ap_posterior_mm + 1) & (y < lm.rectum_axis_y_mm - lm.rectum_outer_radius_mm - 1)
+    front_of_rectum = lm.rectum_axis_y_mm - lm.rectum_outer_radius_mm
+    between = (y > lm.prostate_half_ap_posterior_mm + 1) & (y < front_of_rectum - 1)
     assert np.mean(column[between] == LABELS["saline"]) > 0.8
 
 

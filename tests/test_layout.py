@@ -1,0 +1,125 @@
+"""Automatic probe layouts, probe segments and sensor sites."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cryoviz import layout, template
+from cryoviz.anatomy import build_anatomy, phantom_anatomy
+from cryoviz.errors import InputError
+from cryoviz.scene import AnatomyParams, Phantom, Probe, ProbeLayout, Scene, Sensor
+
+
+def _tips(anatomy, probes) -> np.ndarray:
+    return np.array([layout.probe_segment_mm(p, anatomy)[0] for p in probes])
+
+
+def _distance_to_centreline_mm(anatomy, pts) -> np.ndarray:
+    line = anatomy.urethra_centreline_mm(400)
+    return np.min(np.linalg.norm(pts[:, None, :] - line[None, :, :], axis=2), axis=1)
+
+
+@pytest.mark.parametrize("volume_ml", [15.0, 30.0, 60.0, 100.0])
+@pytest.mark.parametrize("preset", ["whole_gland", "hemi_left", "hemi_right", "focal"])
+def test_layout_tips_inside_the_gland_and_clear_of_urethra_rectum_bladder(volume_ml, preset):
+    anatomy = build_anatomy(AnatomyParams(volume_ml=volume_ml))
+    probes = layout.auto_layout(anatomy, preset, "needle17g_25")
+    tips = _tips(anatomy, probes)
+    assert np.all(anatomy.signed_distance("prostate", tips) < -2.0)
+    assert np.all(anatomy.signed_distance("rectum", tips) > 0.0)
+    assert np.all(anatomy.signed_distance("bladder", tips) > 0.0)
+    assert np.all(anatomy.signed_distance("urethra", tips) > 2.0)
+    keepout = layout.URETHRA_KEEPOUT_MM if volume_ml >= 30 else min(k for k, _ in layout.CONSTRAINT_TIERS_MM)
+    assert np.all(_distance_to_centreline_mm(anatomy, tips) >= keepout - 0.5)
+    for p in probes:
+        assert template.xy_to_hole(p.x_mm, p.y_mm) == p.hole == p.name
+        assert p.kind == "needle17g_25"
+    assert len({p.hole for p in probes}) == len(probes)
+    if preset == "whole_gland":
+        assert 6 <= len(probes) <= 8
+        g1 = [p.y_mm for p in probes if p.group == 1]
+        g2 = [p.y_mm for p in probes if p.group == 2]
+        assert g1 and g2 and max(g1) < min(g2)  # anterior probes freeze first
+        xs = np.array([p.x_mm for p in probes])
+        assert np.any(xs > 0) and np.any(xs < 0)
+    elif preset in ("hemi_left", "hemi_right"):
+        sign = 1.0 if preset == "hemi_left" else -1.0  # x = patient left
+        assert 3 <= len(probes) <= 5
+        assert all(sign * p.x_mm > 0 for p in probes)
+    else:
+        assert 3 <= len(probes) <= 5
+        assert all(p.x_mm > 0 for p in probes)
+
+
+def test_whole_gland_ring_sits_inside_the_capsule_and_grows_with_the_gland():
+    small = build_anatomy(AnatomyParams(volume_ml=30.0))
+    big = build_anatomy(AnatomyParams(volume_ml=100.0))
+    ps = layout.auto_layout(small, "whole_gland")
+    pb = layout.auto_layout(big, "whole_gland")
+    assert len(pb) >= len(ps)
+    spread = [np.ptp([p.x_mm for p in probes]) for probes in (ps, pb)]
+    assert spread[1] > spread[0]
+    # at mid-gland the needles are a few mm inside the capsule, not at its edge
+    mid = np.array([[p.x_mm, p.y_mm, 0.0] for p in pb])
+    depth = -big.signed_distance("prostate", mid)
+    assert np.all(depth >= layout.POSTERIOR_MARGIN_MM - 0.5)
+    assert np.median(depth) <= layout.RING_INSET_MAX_MM + layout.RING_BAND_MM
+    # tips toward the base: within the upper part of the gland
+    lm = big.landmarks
+    tips = _tips(big, pb)
+    assert np.all(tips[:, 2] > lm.apex_z_mm + 0.5 * (lm.base_z_mm - lm.apex_z_mm))
+
+
+def test_probe_segment_runs_along_z_from_the_skin():
+    anatomy = build_anatomy()
+    probe = Probe(name="C4", x_mm=-15.0, y_mm=0.0, depth_mm=80.0)
+    tip, entry = layout.probe_segment_mm(probe, anatomy)
+    skin = anatomy.landmarks.skin_z_mm
+    assert np.allclose(entry, [-15.0, 0.0, skin])
+    assert np.allclose(tip, [-15.0, 0.0, skin + 80.0])
+    assert anatomy.landmarks.apex_z_mm - skin == pytest.approx(45.0, abs=0.1)
+
+
+def test_resolve_probes_prefers_explicit_then_layout_then_whole_gland():
+    anatomy = build_anatomy()
+    explicit = (Probe(name="D4", x_mm=-10.0, y_mm=0.0, depth_mm=75.0, hole="D4"),)
+    assert layout.resolve_probes(Scene(probes=explicit), anatomy) == explicit
+    hemi = layout.resolve_probes(Scene(layout=ProbeLayout(preset="hemi_right", kind="needle17g_15")), anatomy)
+    assert all(p.x_mm < 0 and p.kind == "needle17g_15" for p in hemi)
+    assert layout.resolve_probes(Scene(), anatomy) == layout.auto_layout(anatomy, "whole_gland")
+
+
+def test_sensor_sites_sit_where_they_are_named():
+    anatomy = build_anatomy()
+    lm = anatomy.landmarks
+    sites = layout.resolve_sensors(Scene(), anatomy)
+    assert list(sites) == list(layout.DEFAULT_SENSOR_SITES)
+    rw = np.array([sites["rectal_wall"]])
+    assert abs(anatomy.signed_distance("rectum", rw)[0]) < 0.3  # on the rectal wall's surface ...
+    assert rw[0, 1] > lm.prostate_half_ap_posterior_mm  # ... facing the gland, behind it
+    assert anatomy.signed_distance("prostate", rw)[0] == pytest.approx(lm.rectum_gap_mm, abs=1.5)
+    apex = np.array([sites["apex"]])
+    assert anatomy.signed_distance("prostate", apex)[0] < 0.0
+    assert apex[0, 2] < lm.apex_z_mm + 6.0
+    assert anatomy.signed_distance("sphincter", np.array([sites["sphincter"]]))[0] < 0.0
+    both = layout.resolve_sensors(Scene(sensors=(Sensor("L", site="capsule_left"),
+                                                 Sensor("R", site="capsule_right"),
+                                                 Sensor("probe", position_mm=(1.0, 2.0, 3.0)))), anatomy)
+    assert both["L"][0] > 10.0 and both["R"][0] < -10.0
+    assert abs(anatomy.signed_distance("prostate", np.array([both["L"]]))[0]) < 0.5
+    assert both["probe"] == (1.0, 2.0, 3.0)
+
+
+def test_bad_layout_requests_give_contract_lines():
+    anatomy = build_anatomy()
+    with pytest.raises(InputError) as exc:
+        layout.auto_layout(anatomy, "everywhere")
+    assert "unknown probe layout" in str(exc.value) and "allowed: whole_gland" in str(exc.value)
+    gel = phantom_anatomy(Phantom())
+    with pytest.raises(InputError):
+        layout.auto_layout(gel, "whole_gland")
+    with pytest.raises(InputError) as exc:
+        layout.resolve_sensors(Scene(sensors=(Sensor("a", site="apex"),), phantom=Phantom()), gel)
+    assert "sensors[1].site" in str(exc.value)
+    assert layout.resolve_sensors(Scene(phantom=Phantom()), gel) == {}

@@ -12,8 +12,12 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -188,3 +192,157 @@ def test_progress_bar_counts_frames_and_time(tmp_path):
     last = buf.getvalue().strip().splitlines()[-1]
     assert "30/30 frames" in last and "elapsed" in last and "0:00 left" in last
     assert "[########################]" in last
+
+
+# ------------------------------------------------------------------------------------------- the real story
+SIZE, FPS = (256, 144), 24
+CLIP_S = 4.0  # the 3 s opening card, then the first chapter's title card over the turning anatomy
+
+
+@pytest.fixture(scope="module")
+def scene_file(tmp_path_factory) -> Path:
+    """The default scene on a 2 mm thermal grid (fast), written to a scratch folder."""
+    from cryoviz.cli import DEFAULT_SCENE
+
+    text = DEFAULT_SCENE.read_text(encoding="utf-8").replace("grid_mm = 1.0", "grid_mm = 2.0")
+    assert "grid_mm = 2.0" in text
+    path = tmp_path_factory.mktemp("scene") / "default_2mm.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def story(scene_file):
+    from cryoviz.session import load_story
+
+    return load_story(scene_file)
+
+
+@pytest.fixture(scope="module")
+def clips(scene_file, tmp_path_factory):
+    """The same short clip rendered through the CLI with one worker and with two."""
+    from cryoviz.cli import main
+
+    folder = tmp_path_factory.mktemp("clips")
+    out = {}
+    for jobs in (1, 2):
+        out[jobs] = folder / f"clip{jobs}.mp4"
+        code = main(["render", str(scene_file), "-o", str(out[jobs]), "--size", f"{SIZE[0]}x{SIZE[1]}",
+                     "--fps", str(FPS), "--duration", str(CLIP_S), "--jobs", str(jobs)])
+        assert code == 0
+    return out
+
+
+@pytest.mark.skipif(FFPROBE is None, reason="ffprobe (Debian package ffmpeg) is not installed")
+def test_clip_has_the_frames_duration_codec_and_size_asked_for(clips):
+    for path in clips.values():
+        assert imageio_ffmpeg.count_frames_and_secs(str(path)) == (round(CLIP_S * FPS), CLIP_S)
+        info = _probe(path)
+        assert (info["codec_name"], info["pix_fmt"]) == ("h264", "yuv420p")
+        assert (info["width"], info["height"]) == SIZE
+        assert info["duration"] == pytest.approx(CLIP_S, abs=0.05)
+        with path.open("rb") as f:  # +faststart: the index (moov) comes before the pictures (mdat)
+            head = f.read(4096)
+        assert 0 <= head.find(b"moov") < max(head.find(b"mdat"), 0) or head.find(b"mdat") < 0
+    folder = next(iter(clips.values())).parent
+    assert sorted(p.name for p in folder.iterdir()) == ["clip1.mp4", "clip1.vtt", "clip2.mp4", "clip2.vtt"]
+
+
+def test_subtitles_match_the_story_cues(clips, story):
+    from cryoviz.vtt import parse_vtt
+
+    cues = parse_vtt(clips[1].with_suffix(".vtt").read_text(encoding="utf-8"))
+    want = [c for c in story.cues if c.start_s < CLIP_S]
+    assert want, "the clip should reach the first subtitle"
+    assert len(cues) == len(want)
+    for got, c in zip(cues, want, strict=True):
+        assert got.start_s == pytest.approx(c.start_s, abs=0.0011)
+        assert got.end_s == pytest.approx(min(c.end_s, CLIP_S), abs=0.0011)
+        assert got.text == c.text.strip()
+    assert clips[2].with_suffix(".vtt").read_text(encoding="utf-8") == \
+        clips[1].with_suffix(".vtt").read_text(encoding="utf-8")
+
+
+def test_pictures_change_and_two_workers_give_the_same_pictures(clips):
+    one, two = _frames(clips[1], SIZE), _frames(clips[2], SIZE)
+    n = round(CLIP_S * FPS)
+    assert one.shape == two.shape == (n, SIZE[1], SIZE[0], 3)
+    diff = np.abs(one.astype(int) - two).mean(axis=(1, 2, 3))
+    assert diff.max() < 2.0
+    first, last = one[0].astype(int), one[-1].astype(int)
+    assert np.abs(first - last).mean() > 5  # the opening card is gone by the end of the clip
+    assert one.std() > 10  # not a blank picture
+
+
+def test_bad_arguments_exit_2_with_the_contract_line_and_leave_nothing(tmp_path, scene_file, capsys):
+    from cryoviz.cli import main
+
+    bad_scene = tmp_path / "bad.toml"
+    bad_scene.write_text(scene_file.read_text(encoding="utf-8").replace("volume_ml = 30", "volume_ml = -3"),
+                         encoding="utf-8")
+    out = str(tmp_path / "v.mp4")
+    cases = [
+        (["--fps", "12"], "argument: --fps: "),
+        (["--fps", "90"], "argument: --fps: "),
+        (["--size", "257x144"], "argument: --size: "),
+        (["--lang", "xx"], "argument: --lang: unknown language"),
+        (["--jobs", "0"], "argument: --jobs: "),
+        (["--duration", "0"], "argument: --duration: "),
+    ]
+    for extra, head in cases:
+        assert main(["render", str(scene_file), "-o", out, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(head) and "(allowed: " in err and "\n" not in err, err
+    assert main(["render", str(scene_file), "-o", str(tmp_path / "missing" / "v.mp4")]) == 2
+    assert capsys.readouterr().err.startswith("argument: -o: the folder does not exist")
+    assert main(["render", str(bad_scene), "-o", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{bad_scene}: anatomy.volume_ml: ") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def _living(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if state[state.rindex(")") + 2:].split()[0] != "Z":
+            alive.append(pid)
+    return alive
+
+
+@pytest.mark.parametrize(("sig", "jobs"), [(signal.SIGINT, 2), (signal.SIGTERM, 1)])
+def test_interrupted_render_leaves_no_file_no_temp_and_no_process(tmp_path, scene_file, sig, jobs):
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "v.mp4"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "cryoviz", "render", str(scene_file), "-o", str(out),
+                             "--size", "256x144", "--fps", "24", "--jobs", str(jobs)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    seen = []
+    try:
+        deadline = time.monotonic() + 120
+        buf = b""
+        while time.monotonic() < deadline:  # wait until frames are being encoded
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            buf += chunk
+            if re.search(rb"render \[[#-]+\] ([1-9]\d*)/\d+ frames", buf):
+                break
+        assert re.search(rb" ([1-9]\d*)/\d+ frames", buf), buf.decode(errors="replace")
+        seen = _descendants(proc.pid)
+        assert len(seen) >= jobs  # ffmpeg (and the workers) are running
+        proc.send_signal(sig)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (buf + rest).decode(errors="replace")
+    assert b"Traceback" not in rest
+    assert list(out.parent.iterdir()) == []
+    time.sleep(0.5)
+    assert _living(seen) == []

@@ -19,8 +19,10 @@ __all__ = [
     "MAX_CENTROID_OFFSET_MM",
     "SUPPORTED_SUFFIXES",
     "VOLUME_RANGE_ML",
+    "box_mesh",
     "check_mesh",
     "load_patient_meshes",
+    "mesh_from_implicit",
     "mesh_signed_distance",
 ]
 
@@ -171,3 +173,79 @@ def mesh_signed_distance(mesh, points_mm) -> np.ndarray:
     out = vtkDoubleArray()
     fn.FunctionValue(numpy_to_vtk(p, deep=True), out)
     return vtk_to_numpy(out).astype(float).copy()
+
+
+# ---- building surfaces from implicit shapes ----------------------------------------------------------
+def mesh_from_implicit(fn, bounds_mm: np.ndarray, spacing_mm: float, budget: int):
+    """Closed, manifold triangle surface of ``fn < 0`` (marching cubes, Taubin smoothing, decimation)."""
+    import pyvista as pv
+
+    b = np.asarray(bounds_mm, dtype=float)
+    lo = b[0::2] - 2.0 * spacing_mm
+    hi = b[1::2] + 2.0 * spacing_mm
+    dims = (np.ceil((hi - lo) / spacing_mm).astype(int) + 1).tolist()
+    grid = pv.ImageData(dimensions=dims, spacing=(spacing_mm,) * 3, origin=lo.tolist())
+    values = _narrow_band_values(fn, lo, spacing_mm, dims)
+    # nothing may touch the grid border, so the surface is closed
+    values[[0, -1], :, :] = values[:, [0, -1], :] = np.inf  # type: ignore[index]
+    values[:, :, [0, -1]] = np.inf
+    values[np.isinf(values)] = 1.0e3
+    grid.point_data["sd"] = values.ravel()
+    surf = grid.contour([0.0], scalars="sd", method="flying_edges", compute_scalars=False)
+    surf = _polys_only(surf.clean())
+    surf = surf.smooth_taubin(n_iter=20, pass_band=0.05)
+    if surf.n_cells > budget:
+        surf = surf.decimate(1.0 - budget / surf.n_cells, volume_preservation=True)
+    surf = _polys_only(surf.clean())
+    surf.clear_data()
+    surf = surf.compute_normals(cell_normals=False, split_vertices=False, auto_orient_normals=True,
+                                consistent_normals=True)
+    surf.points = surf.points.astype(np.float32)
+    return surf
+
+
+def _narrow_band_values(fn, lo_mm: np.ndarray, spacing_mm: float, dims: list[int],
+                        step: int = 4) -> np.ndarray:
+    """``fn`` on a grid, (nz, ny, nx) array, evaluated finely only near its zero level.
+
+    ``fn`` is first sampled every ``step`` voxels; a fine voxel is evaluated only if its nearest coarse
+    sample lies within a band around zero (``fn`` is about a distance in mm, at most a little steeper);
+    elsewhere the coarse value is kept (its sign, all marching cubes needs there, is right).
+    """
+    axes = [lo_mm[k] + spacing_mm * np.arange(dims[k]) for k in range(3)]
+    idx = [np.arange(0, dims[k] + step - 1, step).clip(max=dims[k] - 1) for k in range(3)]
+    idx = [np.unique(i) for i in idx]
+    cz, cy, cx = np.meshgrid(axes[2][idx[2]], axes[1][idx[1]], axes[0][idx[0]], indexing="ij")
+    coarse = np.asarray(fn(np.stack([cx.ravel(), cy.ravel(), cz.ravel()], axis=1)), dtype=float)
+    coarse = coarse.reshape(len(idx[2]), len(idx[1]), len(idx[0]))
+    near = [np.searchsorted(idx[k], np.arange(dims[k]) - step / 2.0) for k in range(3)]
+    near = [np.clip(n, 0, len(idx[k]) - 1) for k, n in enumerate(near)]
+    values = coarse[np.ix_(near[2], near[1], near[0])]
+    band = 2.0 * step * spacing_mm
+    fz, fy, fx = np.nonzero(np.abs(values) < band)
+    if len(fz):
+        pts = np.stack([axes[0][fx], axes[1][fy], axes[2][fz]], axis=1)
+        values[fz, fy, fx] = fn(pts)
+    return values
+
+
+def box_mesh(bounds_mm: np.ndarray):
+    """A closed triangulated box."""
+    import pyvista as pv
+
+    surf = pv.Box(bounds=tuple(float(v) for v in bounds_mm), level=4, quads=False).clean()
+    surf.clear_data()
+    surf = surf.compute_normals(cell_normals=False, split_vertices=False, auto_orient_normals=True,
+                                consistent_normals=True)
+    surf.points = surf.points.astype(np.float32)
+    return surf
+
+
+def _polys_only(surf):
+    """Keep only the triangles (cleaning may turn degenerate ones into lines or vertices)."""
+    import pyvista as pv
+
+    surf = surf.triangulate()
+    if surf.n_lines or surf.n_verts:
+        surf = pv.PolyData(surf.points, faces=surf.faces).clean()
+    return surf

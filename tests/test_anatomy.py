@@ -240,9 +240,9 @@ def test_signed_distance_is_vectorised_and_signed(default):
 def test_build_is_cached_and_deterministic():
     a = build_anatomy(AnatomyParams(volume_ml=42.0))
     assert build_anatomy(AnatomyParams(volume_ml=42.0)) is a
-    from cryoviz.anatomy import _Geometry
+    from cryoviz._shapes import OrganShapes
 
-    g1, g2 = _Geometry(AnatomyParams(volume_ml=42.0)), _Geometry(AnatomyParams(volume_ml=42.0))
+    g1, g2 = OrganShapes(AnatomyParams(volume_ml=42.0)), OrganShapes(AnatomyParams(volume_ml=42.0))
     assert np.array_equal(g1.rectum_nodes, g2.rectum_nodes)
     assert np.array_equal(g1.urethra_nodes, g2.urethra_nodes)
 

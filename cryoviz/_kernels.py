@@ -136,6 +136,97 @@ _stage_first = _make_stage(True)
 _stage_next = _make_stage(False)
 
 
+def _make_stage2(first):
+    """Two-class variant: every material is one of two phase-change classes (tissue-like, water-like;
+    ``CLASS_B`` bit of ``mat``) and the perfusion comes from a per-voxel array. No table gathers in the
+    loop, so it vectorises: about 3x faster than :func:`_make_stage` on these CPUs."""
+    @njit(parallel=True, fastmath=True, cache=True)
+    def stage(y_p, y_p2, y0, l0, t_in, k_in, mat, cls, perf, balance_c, planes, mu, nu, c0, mut_tau,
+              gam_tau, half_inv_dx2, y_out, t_out, k_out):
+        nx, ny, nz = t_in.shape
+        ts_a, tl_a, icf_a, icm_a, icu_a, hl_a, kf_a, ku_a = (cls[0, 0], cls[0, 1], cls[0, 2], cls[0, 3],
+                                                             cls[0, 4], cls[0, 5], cls[0, 6], cls[0, 7])
+        ts_b, tl_b, icf_b, icm_b, icu_b, hl_b, kf_b, ku_b = (cls[1, 0], cls[1, 1], cls[1, 2], cls[1, 3],
+                                                             cls[1, 4], cls[1, 5], cls[1, 6], cls[1, 7])
+        isp_a = cls[0, 8]
+        isp_b = cls[1, 8]
+        for q in prange(planes.shape[0]):
+            i = planes[q]
+            for j in range(1, ny - 1):
+                for k in range(1, nz - 1):
+                    b = (mat[i, j, k] & 32) != 0
+                    ts = ts_b if b else ts_a
+                    tl = tl_b if b else tl_a
+                    isp = isp_b if b else isp_a
+                    t = t_in[i, j, k]
+                    kc = k_in[i, j, k]
+                    s = ((kc + k_in[i - 1, j, k]) * (t_in[i - 1, j, k] - t)
+                         + (kc + k_in[i + 1, j, k]) * (t_in[i + 1, j, k] - t)
+                         + (kc + k_in[i, j - 1, k]) * (t_in[i, j - 1, k] - t)
+                         + (kc + k_in[i, j + 1, k]) * (t_in[i, j + 1, k] - t)
+                         + (kc + k_in[i, j, k - 1]) * (t_in[i, j, k - 1] - t)
+                         + (kc + k_in[i, j, k + 1]) * (t_in[i, j, k + 1] - t))
+                    unfrozen = min(max((t - ts) * isp, _ZERO), _ONE)
+                    lap = half_inv_dx2 * s + perf[i, j, k] * unfrozen * (balance_c - t)
+                    if first:
+                        l0[i, j, k] = lap
+                        y = y0[i, j, k] + mut_tau * lap
+                    else:
+                        y = (mu * y_p[i, j, k] + nu * y_p2[i, j, k] + c0 * y0[i, j, k] + mut_tau * lap
+                             + gam_tau * l0[i, j, k])
+                    y_out[i, j, k] = y
+                    hl = hl_b if b else hl_a
+                    t_frozen = ts + y * (icf_b if b else icf_a)
+                    t_mushy = ts + y * (icm_b if b else icm_a)
+                    t_liquid = tl + (y - hl) * (icu_b if b else icu_a)
+                    t2 = t_frozen if y <= _ZERO else (t_mushy if y < hl else t_liquid)
+                    t_out[i, j, k] = t2
+                    f = min(max((t2 - ts) * isp, _ZERO), _ONE)
+                    kf = kf_b if b else kf_a
+                    k_out[i, j, k] = kf + ((ku_b if b else ku_a) - kf) * f
+    return stage
+
+
+_stage2_first = _make_stage2(True)
+_stage2_next = _make_stage2(False)
+
+#: ``mat`` bit marking a voxel of the second phase class.
+CLASS_B = np.uint8(32)
+
+
+def two_class_tables(props: np.ndarray, labels_present) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Split the kernel props of the labels present into at most two phase classes.
+
+    Returns ``(class_rows (2, 9) float32, class_of_label (n,) uint8 0/1, balance_c)`` or ``None`` when more
+    than two distinct phase models (or balance temperatures) are in use (then the general kernel runs).
+    """
+    cols = [_TS, _TL, _ICF, _ICM, _ICU, _HL, _KF, _KU, _ISPAN]
+    classes: list[tuple] = []
+    of_label = np.zeros(props.shape[0], np.uint8)
+    balances = {float(props[r, _TA]) for r in labels_present if props[r, _W] > 0}
+    if len(balances) > 1:
+        return None
+    for r in labels_present:
+        key = tuple(float(props[r, c]) for c in cols)
+        if key not in classes:
+            classes.append(key)
+        of_label[r] = classes.index(key)
+    if len(classes) > 2:
+        return None
+    while len(classes) < 2:
+        classes.append(classes[0])
+    table = np.array(classes, np.float32)
+    return table, of_label, (balances.pop() if balances else 37.0)
+
+
+def rkl_stage2(first, y_p, y_p2, y0, l0, t_in, k_in, mat, cls, perf, balance_c, planes, mu, nu, c0,
+               mut_tau, gam_tau, half_inv_dx2, y_out, t_out, k_out):
+    """:func:`rkl_stage` with the two-class kernel (see :func:`two_class_tables`)."""
+    fn = _stage2_first if first else _stage2_next
+    fn(y_p, y_p2, y0, l0, t_in, k_in, mat, cls, perf, balance_c, planes, mu, nu, c0, mut_tau, gam_tau,
+       half_inv_dx2, y_out, t_out, k_out)
+
+
 def rkl_stage(first, y_p, y_p2, y0, l0, t_in, k_in, mat, props, planes, mu, nu, c0, mut_tau, gam_tau,
               half_inv_dx2, y_out, t_out, k_out):
     """One stage of the RKL2 super time step on the x-planes listed in ``planes``.
@@ -206,3 +297,30 @@ def active_planes(t, mat, rest_c, tol, out_flags):
             if busy:
                 break
         out_flags[i] = 1 if busy else 0
+
+
+@njit(cache=True)
+def snapshot_f16(src_bits, dst_bits):
+    """Copy a float32 field (viewed as uint32) into float16 storage (viewed as uint16), round to nearest even.
+
+    Values below the float16 normal range (|T| < 6.1e-5 °C) become ±0 and values beyond it ±inf (the model
+    stays within −200…+100 °C). Returns the number of voxels at or below 0 °C (for the largest iceball).
+    One thread: 0.3 ms for 0.5 M voxels, 5x faster than numpy's own cast (and no thread hand-off).
+    """
+    x = src_bits.ravel()
+    y = dst_bits.ravel()
+    n = x.size
+    cold = 0
+    for i in range(n):
+        b = x[i]
+        sign = (b >> 16) & np.uint32(0x8000)
+        e = np.int32((b >> 23) & np.uint32(0xFF)) - np.int32(112)
+        m = b & np.uint32(0x7FFFFF)
+        ec = np.uint32(min(max(e, 0), 31))
+        h = sign | (ec << 10) | (m >> 13)
+        rest = m & np.uint32(0x1FFF)
+        h += np.uint32((rest > 0x1000) | ((rest == 0x1000) & ((h & 1) == 1)))
+        h = sign if e <= 0 else (sign | np.uint32(0x7C00) if e >= 31 else h)
+        y[i] = np.uint16(h)
+        cold += np.int64(sign != 0 or (b & np.uint32(0x7FFFFFFF)) == 0)
+    return cold

@@ -26,12 +26,30 @@ import numpy as np
 
 from cryoviz import _kernels as K
 
+_FAST_LINKS = True
+
 __all__ = ["BioheatSolver", "rkl2_coefficients", "stages_for"]
 
 
-def stages_for(tau_s: float, dt_explicit_s: float, safety: float = 0.9) -> int:
-    """Smallest RKL2 stage count ``s >= 2`` that is stable for a super step ``tau_s``."""
+def rkl1_coefficients(s: int) -> list[tuple[float, float, float, float, float]]:
+    """RKL1 (first order) stage coefficients in the same layout as :func:`rkl2_coefficients`."""
+    w1 = 2.0 / (s * s + s)
+    out = [(0.0, 0.0, 1.0, w1, 0.0)]
+    for j in range(2, s + 1):
+        mu = (2.0 * j - 1.0) / j
+        nu = -(j - 1.0) / j
+        out.append((mu, nu, 0.0, mu * w1, 0.0))
+    return out
+
+
+def stages_for(tau_s: float, dt_explicit_s: float, safety: float = 0.9, scheme: str = "rkl2") -> int:
+    """Smallest stage count ``s >= 2`` that is stable for a super step ``tau_s``."""
     ratio = tau_s / (safety * dt_explicit_s)
+    if scheme == "rkl1":
+        s = 2
+        while (s * s + s) / 2.0 < ratio:
+            s += 1
+        return s
     s = max(2, math.ceil(0.5 * (-1.0 + math.sqrt(9.0 + 16.0 * ratio))))
     while (s * s + s - 2) / 4.0 < ratio:
         s += 1
@@ -83,16 +101,25 @@ class BioheatSolver:
     def __init__(self, labels: np.ndarray, spacing_mm: float, props_rows: np.ndarray, *,
                  init_temp_c: float = 37.0, boundary_temp_c: float = 37.0,
                  insulated_axes: tuple[int, ...] = (), max_step_s: float = 5.0,
-                 max_link_factor: float = 0.0):
+                 max_link_factor: float = 0.0, scheme: str = "rkl2"):
         self.shape = tuple(int(n) for n in labels.shape)
         self.dx_m = spacing_mm * 1e-3
         self.props = K.kernel_props(props_rows)
         self.rest_c = float(init_temp_c)
         self.insulated_axes = tuple(insulated_axes)
         self.max_step_s = float(max_step_s)
+        self.scheme = scheme
         nx, ny, nz = self.shape
         shp = (nx + 2, ny + 2, nz + 2)
         mat = np.pad(labels.astype(np.uint8), 1, mode="edge")
+        present = [int(v) for v in np.unique(mat)]
+        split = K.two_class_tables(self.props, present)
+        if split is not None:  # fast kernel: two phase classes, perfusion per voxel
+            self._cls, of_label, self._balance_c = split
+            self._perf = self.props[mat, 8].astype(np.float32)
+            mat |= (of_label[mat] * K.CLASS_B).astype(np.uint8)
+        else:
+            self._cls = None
         self.base_mat = mat.copy()
         self.mat = mat
         self.aux_t = np.zeros(shp, np.float32)
@@ -101,6 +128,8 @@ class BioheatSolver:
         self._link_idx = np.zeros(0, np.int64)
         self._link_g = np.zeros(0, np.float32)
         self._link_t = np.zeros(0, np.float32)
+        self._link_key = None
+        self._fixed_changed = True
         self._refresh = True
         if not self.insulated_axes or len(self.insulated_axes) < 3:
             shell = np.ones(shp, bool)
@@ -150,7 +179,11 @@ class BioheatSolver:
         flat = np.asarray(flat, np.int64)
         temp = np.broadcast_to(np.asarray(temp_c, np.float32), flat.shape)
         m = self.mat.reshape(-1)
-        gone = np.setdiff1d(self._fix_idx, flat, assume_unique=False)
+        if flat.shape == self._fix_idx.shape and np.array_equal(flat, self._fix_idx):
+            gone = flat[:0]  # same voxels, new temperatures
+        else:
+            gone = np.setdiff1d(self._fix_idx, flat, assume_unique=False)
+            self._fixed_changed = True
         if gone.size:
             m[gone] = self.base_mat.reshape(-1)[gone] | (m[gone] & K.LINK)
             rows = self.props[m[gone] & K.MAT_MASK]
@@ -164,24 +197,31 @@ class BioheatSolver:
 
     def set_links(self, flat: np.ndarray, extra: np.ndarray, temp_c: np.ndarray) -> None:
         """Probe links on exactly the voxels ``flat``: extra conductance ``extra * k / dx**2`` toward
-        ``temp_c``. Listed voxels that are fixed are skipped; a voxel listed twice gets the sum of the
-        conductances toward their weighted mean temperature."""
+        ``temp_c`` (arrays of the same length). Listed voxels that are fixed are skipped; a voxel listed
+        twice gets the sum of the conductances toward their weighted mean temperature."""
         flat = np.asarray(flat, np.int64)
-        m = self.mat.reshape(-1)
-        m[self._link_idx] &= np.uint8(~K.LINK & 0xFF)
-        keep = (m[flat] & K.FIXED) == 0
-        flat = flat[keep]
-        g = np.broadcast_to(np.asarray(extra, np.float64), keep.shape)[keep]
-        t = np.broadcast_to(np.asarray(temp_c, np.float64), keep.shape)[keep]
-        uniq, inv = np.unique(flat, return_inverse=True)
-        g_sum = np.bincount(inv, weights=g, minlength=uniq.size)
-        gt_sum = np.bincount(inv, weights=g * t, minlength=uniq.size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t_mean = np.where(g_sum != 0, gt_sum / np.where(g_sum != 0, g_sum, 1.0), 0.0)
-        m[uniq] |= K.LINK
-        self._link_idx = uniq.astype(np.int64)
-        self._link_g = g_sum.astype(np.float32)
-        self._link_t = t_mean.astype(np.float32)
+        extra = np.broadcast_to(np.asarray(extra, np.float64), flat.shape)
+        temp = np.broadcast_to(np.asarray(temp_c, np.float64), flat.shape)
+        same = (_FAST_LINKS and not self._fixed_changed and self._link_key is not None
+                and flat.shape == self._link_key.shape and np.array_equal(flat, self._link_key)
+                and np.array_equal(extra, self._link_src_g))
+        if not same:
+            m = self.mat.reshape(-1)
+            m[self._link_idx] &= np.uint8(~K.LINK & 0xFF)
+            keep = (m[flat] & K.FIXED) == 0
+            uniq, inv = np.unique(flat[keep], return_inverse=True)
+            g = extra[keep]
+            g_sum = np.bincount(inv, weights=g, minlength=uniq.size)
+            m[uniq] |= K.LINK
+            self._link_key, self._link_src_g, self._link_keep = flat.copy(), extra.copy(), keep
+            self._link_inv, self._link_graw = inv, g
+            self._link_gsum = np.where(g_sum != 0, g_sum, 1.0)
+            self._link_idx = uniq.astype(np.int64)
+            self._link_g = g_sum.astype(np.float32)
+            self._fixed_changed = False
+        gt = np.bincount(self._link_inv, weights=self._link_graw * temp[self._link_keep],
+                         minlength=self._link_idx.size)
+        self._link_t = (gt / self._link_gsum).astype(np.float32)
 
     # --- stepping ------------------------------------------------------------------------------------
     def _refresh_fixed(self) -> None:
@@ -211,8 +251,8 @@ class BioheatSolver:
             return
         n = max(1, math.ceil(duration_s / self.max_step_s - 1e-9))
         tau = duration_s / n
-        s = stages_for(tau, self.dt_explicit_s)
-        coeffs = rkl2_coefficients(s)
+        s = stages_for(tau, self.dt_explicit_s, scheme=self.scheme)
+        coeffs = rkl1_coefficients(s) if self.scheme == "rkl1" else rkl2_coefficients(s)
         if self._refresh:
             self._refresh_fixed()
             self._refresh = False
@@ -238,9 +278,15 @@ class BioheatSolver:
         pool = [*free, spare]
         for j, (mu, nu, c0, mut, gam) in enumerate(coeffs, start=1):
             out = next(b for b in pool if b[0] is not y_p and b[0] is not y_p2 and b[0] is not self.y0)
-            K.rkl_stage(j == 1, y_p, y_p2, self.y0, self.l0, t_p, k_p, self.mat, self.props, planes,
-                        np.float32(mu), np.float32(nu), np.float32(c0), np.float32(mut * tau),
-                        np.float32(gam * tau), inv, out[0], out[1], out[2])
+            if self._cls is not None:
+                K.rkl_stage2(j == 1, y_p, y_p2, self.y0, self.l0, t_p, k_p, self.mat, self._cls, self._perf,
+                             np.float32(self._balance_c), planes, np.float32(mu), np.float32(nu),
+                             np.float32(c0), np.float32(mut * tau), np.float32(gam * tau), inv, out[0],
+                             out[1], out[2])
+            else:
+                K.rkl_stage(j == 1, y_p, y_p2, self.y0, self.l0, t_p, k_p, self.mat, self.props, planes,
+                            np.float32(mu), np.float32(nu), np.float32(c0), np.float32(mut * tau),
+                            np.float32(gam * tau), inv, out[0], out[1], out[2])
             K.sparse_fix(j == 1, fix_idx, fix_t, link_idx, link_g, link_t, self.y0, self.l0, t_p, k_p,
                          self.mat, self.props, np.float32(mut * tau), np.float32(2.0 * inv), out[0],
                          out[1], out[2])
@@ -249,11 +295,11 @@ class BioheatSolver:
             y_p, t_p, k_p = out
         self.stages += len(coeffs)
         self.steps += 1
-        if y_p is not self.y:
-            # make the result the canonical state; keep buffers distinct
-            self.y[...] = y_p
-            self.t[...] = t_p
-            self.k[...] = k_p
+        if y_p is not self.y:  # the result becomes the state: swap buffers, no copy
+            n = next(i for i in range(2) if self._buf_y[i] is y_p)
+            self._buf_y[n], self.y = self.y, self._buf_y[n]
+            self._buf_t[n], self.t = self.t, self._buf_t[n]
+            self._buf_k[n], self.k = self.k, self._buf_k[n]
         np.minimum(self.min_t, self.t[1:-1, 1:-1, 1:-1], out=self.min_t)
 
     @property

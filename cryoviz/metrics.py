@@ -88,7 +88,8 @@ def warnings_for(organs: dict, urethral_warmer_on: bool) -> list[str]:
     return out
 
 
-def compute_metrics(result, scene, anatomy, steps: int, wall_s: float) -> dict:
+def compute_metrics(result, scene, anatomy, steps: int, wall_s: float,
+                    iceball_index: int | None = None) -> dict:
     """The contract metrics of ``result`` (a :class:`cryoviz.thermal.ThermalResult`).
 
     Parameters
@@ -100,6 +101,8 @@ def compute_metrics(result, scene, anatomy, steps: int, wall_s: float) -> dict:
         Time steps taken (super steps of the solver).
     wall_s : float
         Wall-clock seconds of the run.
+    iceball_index : int, optional
+        Snapshot with the largest iceball if already known (else found from the snapshots).
     """
     g = result.grid
     labels = g.labels
@@ -132,7 +135,7 @@ def compute_metrics(result, scene, anatomy, steps: int, wall_s: float) -> dict:
             entry["min_distance_to_0_mm"] = _r(_distance_mm(tmin <= 0, mask, sp))
         organs[name] = entry
 
-    q = _largest_iceball(result.temps_c)
+    q = _largest_iceball(result.temps_c) if iceball_index is None else int(iceball_index)
     snap = np.asarray(result.temps_c[q], np.float32)
     isotherms = {}
     for th in THRESHOLDS_C:

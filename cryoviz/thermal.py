@@ -45,6 +45,7 @@ import numpy as np
 
 from cryoviz import _cache
 from cryoviz import probes as P
+from cryoviz._kernels import snapshot_f16
 from cryoviz._probe_voxels import ProbeVoxels, voxelize_probe
 from cryoviz._solver import BioheatSolver
 from cryoviz.tissue import BODY_TEMP_C, TissueTable, default_table, material_arrays
@@ -64,7 +65,10 @@ MODEL_VERSION = "thermal-1"
 #: Seconds between stored temperature snapshots.
 SNAPSHOT_S = 10.0
 #: Longest RKL2 super step, s (accuracy limit; stability is handled by the stage count).
-MAX_STEP_S = 5.0
+MAX_STEP_S = 10.0
+#: Super time stepping scheme: "rkl1" (first order, ~1/3 fewer stages than "rkl2" for the same step; on the
+#: preset scenes both agree with 1 s RKL2 steps to 0.1 % in coverage, see tests/test_thermal.py).
+SCHEME = "rkl1"
 #: Effective probe radius as a fraction of the physical radius (calibrated, see the module docstring).
 PROBE_EFFECTIVE_RADIUS_FRACTION = 2.0 / 3.0
 
@@ -180,6 +184,7 @@ class _Run:
     steps: int
     stages: int
     wall_s: float
+    cold_counts: np.ndarray  # voxels at or below 0 °C per snapshot
 
 
 def _shell(mask: np.ndarray) -> np.ndarray:
@@ -216,7 +221,7 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                 *, urethral_temp_c: float | None = None, rectal_temp_c: float | None = BODY_TEMP_C,
                 table: TissueTable | None = None, post_radiation: bool = False,
                 body_temp_c: float = BODY_TEMP_C, snapshot_s: float = SNAPSHOT_S,
-                max_step_s: float = MAX_STEP_S) -> _Run:
+                max_step_s: float = MAX_STEP_S, scheme: str = SCHEME) -> _Run:
     """Run the protocol on a label grid (the engine under :func:`simulate`; also used by the tests).
 
     Parameters
@@ -250,7 +255,7 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                        g.radius_mm * PROBE_EFFECTIVE_RADIUS_FRACTION) for g in geoms]
     max_link = max([max(pv.link_extra, 0.0) for pv in pvs], default=0.0)
     solver = BioheatSolver(labels, spacing_mm, rows, init_temp_c=body_temp_c, boundary_temp_c=body_temp_c,
-                           max_step_s=max_step_s, max_link_factor=max_link)
+                           max_step_s=max_step_s, max_link_factor=max_link, scheme=scheme)
     static_idx, static_t = [], []
     if urethral_temp_c is not None:
         m = _shell(labels == _LABEL_URETHRA)
@@ -290,9 +295,13 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
     temps_out = np.empty((len(snap_times), *shape), np.float16)
     probe_out = np.full((len(snap_times), len(geoms)), body_temp_c, np.float32)
 
+    cold_counts = np.zeros(len(snap_times), np.int64)
+    interior = np.empty(shape, np.float32)
+
     def record(q: int, t: float) -> None:
-        field_c = solver.temp_c
-        temps_out[q] = field_c
+        interior[...] = solver.temp_c
+        field_c = interior
+        cold_counts[q] = snapshot_f16(interior.view(np.uint32), temps_out[q].view(np.uint16))
         now = P.probe_temps_c(t, protocol, groups, kinds) if geoms else np.zeros(0)
         for n, pv in enumerate(pvs):
             if not math.isnan(now[n]):
@@ -312,7 +321,7 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
             record(q, float(snap_times[q]))
             q += 1
     return _Run(snap_times, temps_out, solver.min_t.copy(), probe_out, solver.steps, solver.stages,
-                time.perf_counter() - t_wall)
+                time.perf_counter() - t_wall, cold_counts)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -343,7 +352,7 @@ def _cache_parts(scene, grid_mm: float, table: TissueTable) -> dict:
             meshes[organ] = f"missing:{p}"
     return {"model": MODEL_VERSION, "code": _source_digest(), "scene": scene_d, "meshes": meshes,
             "grid_mm": float(grid_mm), "table": table.as_dict(), "snapshot_s": SNAPSHOT_S,
-            "max_step_s": MAX_STEP_S, "probe_r_fraction": PROBE_EFFECTIVE_RADIUS_FRACTION,
+            "max_step_s": MAX_STEP_S, "scheme": SCHEME, "probe_r_fraction": PROBE_EFFECTIVE_RADIUS_FRACTION,
             "catalogue": {k: asdict(v) for k, v in P.PROBE_CATALOGUE.items()}}
 
 
@@ -417,7 +426,8 @@ def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatom
                            sensors=sensors, sensor_positions_mm=dict(sensor_pos),
                            probe_temps_c=run.probe_temps_c, probes=tuple(probes))
     wall = time.perf_counter() - t0
-    result.metrics = compute_metrics(result, scene, anatomy, steps=run.steps, wall_s=wall)
+    result.metrics = compute_metrics(result, scene, anatomy, steps=run.steps, wall_s=wall,
+                                     iceball_index=int(np.argmax(run.cold_counts)))
     if use_cache:
         meta = {"spacing_mm": float(grid.spacing_mm), "sensor_names": list(sensors),
                 "sensor_positions": [[n, list(p)] for n, p in sensor_pos.items()],

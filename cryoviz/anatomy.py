@@ -125,6 +125,14 @@ class Landmarks:
     hydrodissection: bool
     sphincter_z_mm: tuple[float, float]
     membranous_bottom_z_mm: float
+    apex_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rectum_axis_mm: tuple[tuple[float, float, float], ...] = ()
+
+    def as_dict(self) -> dict:
+        """The landmarks as a plain dict (for JSON and for code that looks names up)."""
+        import dataclasses
+
+        return dataclasses.asdict(self)
 
 
 def _check_points(points_mm) -> np.ndarray:
@@ -300,6 +308,8 @@ def _landmarks(g: OrganShapes) -> Landmarks:
         rectum_gap_mm=float(g.params.rectum_gap_mm), hydrodissection=bool(g.params.hydrodissection),
         sphincter_z_mm=(float(g.sphincter_z[0]), float(g.sphincter_z[1])),
         membranous_bottom_z_mm=float(g.membranous_bottom_z),
+        apex_mm=(0.0, float(g.shear_y(np.array([g.apex_z]))[0]), float(g.apex_z)),
+        rectum_axis_mm=tuple(tuple(float(v) for v in node) for node in g.rectum_nodes),
     )
 
 
@@ -392,7 +402,7 @@ def phantom_anatomy(phantom: Phantom | None = None) -> Anatomy:
         bladder_neck_mm=(0.0, 0.0, h), bladder_centre_mm=(0.0, 0.0, h), bladder_semi_axes_mm=(0.0, 0.0, 0.0),
         bladder_wall_mm=0.0, rectum_axis_x_mm=0.0, rectum_axis_y_mm=h + 20.0, rectum_inner_radius_mm=10.0,
         rectum_outer_radius_mm=10.0, rectum_wall_mm=0.0, rectum_gap_mm=0.0, hydrodissection=False,
-        sphincter_z_mm=(-h, -h), membranous_bottom_z_mm=-h,
+        sphincter_z_mm=(-h, -h), membranous_bottom_z_mm=-h, apex_mm=(0.0, 0.0, -h),
     )
     return Anatomy(phantom, geo, lm, ("gel",))
 

@@ -258,3 +258,19 @@ def test_phantom_is_a_gel_cube():
     assert mesh.volume / 1000.0 == pytest.approx(64.0, rel=0.05)
     assert anatomy.landmarks.skin_z_mm == pytest.approx(-20.0)
     assert anatomy.signed_distance("gel", [[0.0, 0.0, 0.0]])[0] == pytest.approx(-20.0)
+
+
+def test_landmarks_agree_with_the_shapes(default):
+    lm = default.landmarks
+    assert abs(default.signed_distance("prostate", [lm.apex_mm])[0]) < 0.3  # the apex tip is on the capsule
+    assert lm.apex_mm[2] == pytest.approx(lm.apex_z_mm)
+    axis = np.asarray(lm.rectum_axis_mm)
+    beside_gland = axis[(axis[:, 2] > lm.apex_z_mm) & (axis[:, 2] < 0.0)]
+    assert np.allclose(beside_gland[:, 1], lm.rectum_axis_y_mm)
+    inside_by = -default.signed_distance("rectum", beside_gland)
+    assert np.allclose(inside_by, lm.rectum_outer_radius_mm, atol=0.05)
+    wall_mm = lm.rectum_outer_radius_mm - lm.rectum_inner_radius_mm
+    assert wall_mm == pytest.approx(default.params.rectal_wall_mm)
+    assert lm.skin_z_mm < lm.apex_z_mm < 0.0 < lm.base_z_mm
+    assert default.signed_distance("bladder", [lm.bladder_neck_mm])[0] == pytest.approx(0.0, abs=0.3)
+    assert lm.as_dict()["rectum_gap_mm"] == default.params.rectum_gap_mm

@@ -318,11 +318,20 @@ _CACHE_SIZE = 16
 
 
 def _cache_key(params: AnatomyParams, base_dir) -> tuple:
-    meshes = tuple(sorted((str(k), str(v)) for k, v in dict(params.meshes).items()))
+    """Everything the anatomy depends on, including when each patient mesh file last changed."""
+    meshes = []
+    for organ, given in sorted(dict(params.meshes).items()):
+        path = Path(given)
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        meshes.append((str(organ), str(path), stamp))
     return (float(params.volume_ml), bool(params.post_radiation), float(params.radiation_shrink),
             float(params.rectum_gap_mm), bool(params.hydrodissection), float(params.rectal_wall_mm),
-            float(params.bladder_volume_ml), meshes,
-            None if base_dir is None else str(Path(base_dir).resolve()))
+            float(params.bladder_volume_ml), tuple(meshes))
 
 
 def build_anatomy(params: AnatomyParams | None = None, base_dir: str | Path | None = None) -> Anatomy:

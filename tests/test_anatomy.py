@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cryoviz.anatomy import LABELS, MESH_TRIANGLE_BUDGET, build_anatomy, phantom_anatomy, write_default_meshes
 from cryoviz.mesh_io import mesh_signed_distance
@@ -61,7 +63,9 @@ def test_prostate_mesh_volume_matches_request(volume_ml, post_radiation):
     params = AnatomyParams(volume_ml=volume_ml, post_radiation=post_radiation, radiation_shrink=0.3)
     want_ml = volume_ml * (0.7 if post_radiation else 1.0)
     anatomy = build_anatomy(params)
-    got_ml = anatomy.mesh("prostate").volume / 1000.0
+    mesh = anatomy.mesh("prostate")
+    assert mesh.n_open_edges == 0 and np.all(_edge_use_counts(mesh) == 2)
+    got_ml = mesh.volume / 1000.0
     assert got_ml == pytest.approx(want_ml, rel=0.05)
     assert anatomy.landmarks.prostate_volume_ml == pytest.approx(want_ml)
 
@@ -152,7 +156,10 @@ def _crossings(anatomy) -> list[tuple[str, str, float]]:
     AnatomyParams(volume_ml=100, bladder_volume_ml=50, rectum_gap_mm=15.0, rectal_wall_mm=2.0),
 ], ids=["default", "small-gland-full-bladder-close-rectum", "large-gland-empty-bladder-far-rectum"])
 def test_no_two_organ_surfaces_cross(params):
-    assert _crossings(build_anatomy(params)) == []
+    anatomy = build_anatomy(params)
+    assert _crossings(anatomy) == []
+    for organ, mesh in anatomy.meshes().items():
+        assert np.all(_edge_use_counts(mesh) == 2), organ
 
 
 def test_committed_meshes_equal_the_generator(default, tmp_path):
@@ -274,3 +281,29 @@ def test_landmarks_agree_with_the_shapes(default):
     assert lm.skin_z_mm < lm.apex_z_mm < 0.0 < lm.base_z_mm
     assert default.signed_distance("bladder", [lm.bladder_neck_mm])[0] == pytest.approx(0.0, abs=0.3)
     assert lm.as_dict()["rectum_gap_mm"] == default.params.rectum_gap_mm
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(volume_ml=st.floats(15.0, 100.0), gap_mm=st.floats(3.0, 15.0), wall_mm=st.floats(2.0, 4.0),
+       bladder_ml=st.floats(50.0, 400.0), post=st.booleans())
+def test_shapes_hold_their_promises_for_any_valid_parameters(volume_ml, gap_mm, wall_mm, bladder_ml, post):
+    """Without meshing: gap, gland volume, urethra inside, sphincter below the apex, bladder neck on top."""
+    from cryoviz._shapes import OrganShapes
+
+    params = AnatomyParams(volume_ml=volume_ml, rectum_gap_mm=gap_mm, rectal_wall_mm=wall_mm,
+                           bladder_volume_ml=bladder_ml, post_radiation=post)
+    g = OrganShapes(params)
+    assert float(g.rectum_outer(g.surface).min()) == pytest.approx(gap_mm, abs=0.1)
+    assert g.r_out - g.r_in == pytest.approx(wall_mm)
+    # the gland's volume by counting 1 mm voxels of its implicit shape
+    b = g.bounds("prostate")
+    axes = [np.arange(b[2 * k], b[2 * k + 1], 1.0) + 0.5 for k in range(3)]
+    X, Y, Z = np.meshgrid(*axes, indexing="ij")
+    inside = g.prostate_implicit(np.stack([X.ravel(), Y.ravel(), Z.ravel()], axis=1)) < 0.0
+    assert np.count_nonzero(inside) / 1000.0 == pytest.approx(params.effective_volume_ml, rel=0.05)
+    line = g.urethra_nodes
+    mid = line[(line[:, 2] > g.apex_z + 3.0) & (line[:, 2] < g.base_z - 3.0)]
+    assert np.all(g.prostate_sd(mid) < 0.0)
+    assert g.sphincter_z[1] < g.apex_z
+    assert g.bladder_outer(line[-1:])[0] < 0.0  # the catheter ends inside the bladder
+    assert g.bladder_neck[2] > g.base_z

@@ -27,6 +27,7 @@ __all__ = [
     "SPEEDS",
     "Resimulator",
     "chapter_index_at",
+    "chapter_jump_s",
     "encode_png",
     "format_clock",
     "organ_display_name",
@@ -186,12 +187,17 @@ def chapter_index_at(chapters: Sequence[Any], t_s: float) -> int:
     return max(len(chapters) - 1, 0)
 
 
-def step_chapter(chapters: Sequence[Any], t_s: float, step: int) -> float:
-    """Start time of the chapter ``step`` chapters away from the one at ``t_s`` (clamped to the story)."""
+def step_chapter(chapters: Sequence[Any], t_s: float, step: int) -> int:
+    """Index of the chapter ``step`` chapters away from the one at ``t_s`` (clamped to the story)."""
     if not chapters:
-        return 0.0
-    i = min(max(chapter_index_at(chapters, t_s) + step, 0), len(chapters) - 1)
-    return float(chapters[i].start_s)
+        return 0
+    return min(max(chapter_index_at(chapters, t_s) + step, 0), len(chapters) - 1)
+
+
+def chapter_jump_s(chapter: Any, cue_starts_s: Sequence[float]) -> float:
+    """Where a chapter button jumps: the chapter's first subtitle (past its title card), else its start."""
+    inside = [float(t) for t in cue_starts_s if float(chapter.start_s) <= float(t) < float(chapter.end_s)]
+    return min(inside) if inside else float(chapter.start_s)
 
 
 # ------------------------------------------------------------------------------------------------ images
@@ -268,11 +274,12 @@ class Resimulator:
     on_error : callable
         ``on_error(exc, generation)`` called when a stage fails.
     preview_grid_mm, full_grid_mm : float or None
-        Grid spacings of the two stages; ``full_grid_mm`` None uses the scene's own.
+        Grid spacings of the two stages; ``preview_grid_mm`` None skips the preview, ``full_grid_mm`` None
+        uses the scene's own.
     """
 
     def __init__(self, build: Callable[[Any, float | None], Any], on_ready: Callable[[Any, str, int], None],
-                 on_error: Callable[[BaseException, int], None], preview_grid_mm: float = 2.0,
+                 on_error: Callable[[BaseException, int], None], preview_grid_mm: float | None = 2.0,
                  full_grid_mm: float | None = None):
         self._build, self._on_ready, self._on_error = build, on_ready, on_error
         self.preview_grid_mm, self.full_grid_mm = preview_grid_mm, full_grid_mm
@@ -292,7 +299,7 @@ class Resimulator:
             return gen == self.generation
 
     def _run(self, scene: Any, gen: int, preview: bool) -> None:
-        stages = [("preview", self.preview_grid_mm)] if preview else []
+        stages = [("preview", self.preview_grid_mm)] if preview and self.preview_grid_mm is not None else []
         stages.append(("full", self.full_grid_mm))
         for stage, grid_mm in stages:
             if not self._current(gen):

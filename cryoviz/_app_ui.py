@@ -8,7 +8,7 @@ screen readers read directly. Visible words come from the language file (``label
 
 from __future__ import annotations
 
-from trame.ui.vuetify3 import SinglePageLayout
+from trame.ui.vuetify3 import VAppLayout
 from trame.widgets import client, html
 from trame.widgets import vtk as vtk_widgets
 from trame.widgets import vuetify3 as v3
@@ -16,7 +16,11 @@ from trame.widgets import vuetify3 as v3
 __all__ = ["build_ui"]
 
 _CSS = """
-.cv-caption { font-size: 1.7rem; line-height: 1.35; font-weight: 500; min-height: 4.6rem; }
+.cv-grid { display: flex; gap: 8px; padding: 6px; height: calc(100vh - 48px - 36px); }
+.cv-main { flex: 2 1 0; display: flex; flex-direction: column; min-width: 0; }
+.cv-view { flex: 1 1 auto; min-height: 160px; position: relative; }
+.cv-side { flex: 1 1 0; overflow-y: auto; min-width: 250px; max-width: 440px; }
+.cv-caption { font-size: 1.6rem; line-height: 1.3; font-weight: 500; min-height: 4.2rem; }
 .cv-chapter-title { font-size: 1.1rem; opacity: .85; }
 .cv-panel { border: 1px solid rgba(255,255,255,.15); border-radius: 6px; padding: 8px 10px;
             margin-bottom: 8px; }
@@ -53,7 +57,7 @@ def _label(key: str, fallback: str) -> str:
     return f"{{{{ labels.{key} || '{fallback}' }}}}"
 
 
-def build_ui(app) -> SinglePageLayout:
+def build_ui(app) -> VAppLayout:
     """Build the page of one :class:`~cryoviz.app.ConsultationApp`; return the layout."""
     server = app.server
     server.trigger("cv_key")(app.on_key)
@@ -62,13 +66,12 @@ def build_ui(app) -> SinglePageLayout:
     server.trigger("cv_play")(app.toggle_play)
     server.trigger("cv_shot")(app.screenshot)
 
-    with SinglePageLayout(server, theme=("'dark'",), full_height=True) as layout:
-        layout.title.set_text("cryoviz")
+    with VAppLayout(server, theme="dark", full_height=True) as layout:
+        server.state.trame__title = "cryoviz"
         client.Style(_CSS)
         client.Script(_KEYS_JS)
-        with layout.toolbar:
-            html.Span("{{ labels.app_title || '' }}", classes="ml-2 text-subtitle-1")
-            v3.VSpacer()
+        with v3.VAppBar(density="compact", flat=True):
+            v3.VToolbarTitle("{{ labels.app_title || 'cryoviz' }}", classes="text-subtitle-1")
             with html.Label(classes="mr-3"):
                 html.Span(_label("language", "Language"))
                 with html.Select(raw_attrs=['v-model="lang"', 'aria-label="Language"'],
@@ -79,23 +82,20 @@ def build_ui(app) -> SinglePageLayout:
                        hide_details=True, density="compact", color="primary", classes="mr-3 flex-grow-0",
                        raw_attrs=['aria-label="Clinician view"'])
             v3.VBtn(_label("screenshot", "Screenshot"), click="trigger('cv_shot')", variant="outlined",
-                    prepend_icon="mdi-camera", raw_attrs=['aria-label="Screenshot"'])
-
-        with layout.content, v3.VContainer(fluid=True, classes="pa-2"), v3.VRow(dense=True):
-            with v3.VCol(cols=12, md=8):
+                    prepend_icon="mdi-camera", classes="mr-2 text-none",
+                    raw_attrs=['aria-label="Screenshot"'])
+        with v3.VMain(), html.Div(classes="cv-grid"):
+            with html.Div(classes="cv-main"):
                 _main_column(app)
-            with v3.VCol(cols=12, md=4):
+            with html.Div(classes="cv-side"):
                 _side_column(app)
-
-        with layout.footer as footer:
-            footer.app = True
+        with v3.VFooter(app=True, height=36, classes="py-0"):
             html.Div("{{ disclaimer }}", classes="cv-disclaimer", raw_attrs=['role="note"'])
     return layout
 
 
 def _main_column(app) -> None:
-    with html.Div(raw_attrs=['role="region"', 'aria-label="3D view"'],
-                  style="height: 58vh; min-height: 240px; position: relative;"):
+    with html.Div(classes="cv-view", raw_attrs=['role="region"', 'aria-label="3D view"']):
         app.view = vtk_widgets.VtkRemoteView(app.renderer.plotter.render_window, interactive_ratio=1,
                                              still_quality=92, interactive_quality=70)
     html.Div("{{ chapter_title }}", classes="cv-chapter-title mt-1")

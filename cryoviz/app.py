@@ -98,15 +98,17 @@ class ConsultationApp(TrameApp):
                                     preview_grid_mm=preview_grid_mm,
                                     full_grid_mm=full_grid_mm or scene.thermal.grid_mm)
         self._init_state()
+        # a preview only pays when it is coarser than the full grid
+        two_stage = preview_grid_mm > self.resim.full_grid_mm
+        self.resim.preview_grid_mm = preview_grid_mm if two_stage else None
         t0 = time.perf_counter()
-        self._install(self._build_story(scene, preview_grid_mm), "preview", 0)
+        first = preview_grid_mm if two_stage else self.resim.full_grid_mm
+        self._install(self._build_story(scene, first), "preview" if two_stage else "full", 0)
         self.startup_s = time.perf_counter() - t0
         self._build_ui()
         self.server.controller.on_server_ready.add(self._on_ready)
         self.server.controller.on_server_exited.add(self._on_exit)
-        self.future = None
-        if preview_grid_mm != self.resim.full_grid_mm:
-            self.future = self.resim.submit(scene, preview=False)
+        self.future = self.resim.submit(scene, preview=False) if two_stage else None
 
     # ------------------------------------------------------------------------------------ state
     def _init_state(self) -> None:
@@ -334,18 +336,18 @@ class ConsultationApp(TrameApp):
             self.state.organs_visible = vis
 
     def goto_chapter(self, index: int) -> None:
-        """Jump to the start of chapter ``index`` (the chapter buttons call this)."""
+        """Jump to chapter ``index``: its first subtitle, past the title card (the chapter buttons)."""
         chapters = self.state.chapters or []
         try:
             i = int(index)
         except (TypeError, ValueError):
             return
         if 0 <= i < len(chapters):
-            self.state.t_s = float(chapters[i]["start_s"])
+            self.state.t_s = float(chapters[i]["jump_s"])
 
     def step_chapter(self, step: int) -> None:
         """Jump ``step`` chapters forward (or back when negative)."""
-        self.state.t_s = st.step_chapter(self.story.chapters, float(self.state.t_s), int(step))
+        self.goto_chapter(st.step_chapter(self.story.chapters, float(self.state.t_s), int(step)))
 
     def toggle_play(self) -> None:
         """Play or pause; playing at the end starts again from the beginning."""
@@ -431,8 +433,9 @@ def _default_renderer(story, size):
 
 
 def _chapter_list(story) -> list[dict]:
-    return [{"id": c.id, "title": c.title, "start_s": float(c.start_s), "end_s": float(c.end_s)}
-            for c in story.chapters]
+    cues = [c.start_s for c in getattr(story, "cues", ())]
+    return [{"id": c.id, "title": c.title, "start_s": float(c.start_s), "end_s": float(c.end_s),
+             "jump_s": st.chapter_jump_s(c, cues)} for c in story.chapters]
 
 
 def _inserted_mm(state, probes) -> list[float] | None:

@@ -18,6 +18,15 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+def coarse_scene(folder: Path, grid_mm: float = 2.0) -> Path:
+    """The default scene with a coarser thermal grid (one quick simulation instead of preview + 1 mm)."""
+    text = SCENE.read_text()
+    assert "grid_mm = 1.0" in text
+    out = Path(folder) / "consult_coarse.toml"
+    out.write_text(text.replace("grid_mm = 1.0", f"grid_mm = {grid_mm}"))
+    return out
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

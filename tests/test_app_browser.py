@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from _apphelpers import ServerProcess, launch_chromium
+from _apphelpers import ServerProcess, coarse_scene, launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +17,8 @@ VIEWPORT = {"width": 960, "height": 600}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with ServerProcess(log_dir=tmp_path_factory.mktemp("serve")) as srv:
+    folder = tmp_path_factory.mktemp("serve")
+    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv:
         srv.wait_ready()
         yield srv
         assert srv.alive(), srv.log()

@@ -7,7 +7,7 @@ import sys
 import urllib.request
 
 import pytest
-from _apphelpers import REPO, SCENE, ServerProcess, free_port, ws_connects
+from _apphelpers import REPO, SCENE, ServerProcess, coarse_scene, free_port, ws_connects
 
 from cryoviz.cli import main
 
@@ -44,7 +44,8 @@ def test_bad_scene_is_refused_before_starting(tmp_path, capsys):
 
 
 def test_with_a_key_only_clients_that_present_it_connect(tmp_path):
-    with ServerProcess("--auth-key", "consult-7f3a", log_dir=tmp_path) as srv:
+    scene = coarse_scene(tmp_path, 3.0)
+    with ServerProcess("--auth-key", "consult-7f3a", scene=scene, log_dir=tmp_path) as srv:
         srv.wait_ready()
         with urllib.request.urlopen(srv.url, timeout=5) as resp:
             assert resp.status == 200   # the page itself is static; the state needs the key

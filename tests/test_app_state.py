@@ -41,10 +41,12 @@ def test_clock_and_chapter_steps():
     chs = [Ch(0, 10), Ch(10, 25), Ch(25, 40)]
     assert st.chapter_index_at(chs, 12.0) == 1
     assert st.chapter_index_at(chs, 99.0) == 2
-    assert st.step_chapter(chs, 12.0, 1) == 25.0
-    assert st.step_chapter(chs, 12.0, -1) == 0.0
-    assert st.step_chapter(chs, 30.0, 5) == 25.0   # clamped at the last chapter
-    assert st.step_chapter([], 3.0, 1) == 0.0
+    assert st.step_chapter(chs, 12.0, 1) == 2
+    assert st.step_chapter(chs, 12.0, -1) == 0
+    assert st.step_chapter(chs, 30.0, 5) == 2   # clamped at the last chapter
+    assert st.step_chapter([], 3.0, 1) == 0
+    assert st.chapter_jump_s(chs[1], [1.0, 11.5, 14.0, 26.0]) == 11.5   # first subtitle inside
+    assert st.chapter_jump_s(chs[2], [1.0, 11.5]) == 25.0                # none: the chapter's start
 
 
 def test_spared_numbers_reads_contract_metrics_and_tolerates_gaps():
@@ -170,7 +172,9 @@ def test_chapter_buttons_change_caption_and_picture(app):
     for i in range(1, len(app.state.chapters)):
         app.goto_chapter(i)
         app.state.flush()
-        assert app.state.t_s == app.state.chapters[i]["start_s"]
+        ch = app.state.chapters[i]
+        assert ch["start_s"] < app.state.t_s == ch["jump_s"] < ch["end_s"]
+        assert app.state.caption == app.story.state_at(ch["jump_s"]).caption   # a subtitle, not a card
         seen_ids.add(app.state.chapter_id)
     assert len(seen_ids) == len(app.state.chapters)
     app.goto_chapter(4)

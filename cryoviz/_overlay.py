@@ -119,7 +119,7 @@ class Overlay:
         self._place()
         for a in (self.card_bg, self.caption, self.title, self.clock, self.readouts, self.disclaimer,
                   self.legend_text, *(s[1] for s in self.legend_swatches), self.card_text, self.card_sub):
-            renderer.AddActor2D(a)
+            renderer.AddViewProp(a)
         # the card covers everything, so it is drawn last
         self._last: dict[str, object] = {}
 

@@ -229,6 +229,9 @@ SPHINCTER_OUTER_RADIUS_MM = 8.0
 SPHINCTER_INNER_RADIUS_MM = 2.0  # overlaps the urethra so nothing is left between them
 BLADDER_WALL_MM = 4.0
 BLADDER_SHAPE = (1.2, 0.9, 0.8)  # relative semi-axes (x, y, z) of the urine ellipsoid
+#: A full bladder is moved forward until it clears the rectum this much over this height above the base.
+BLADDER_RECTUM_CLEARANCE_MM = 3.0
+BLADDER_RECTUM_CHECK_MM = 12.0
 BLADDER_GAP_MM = 1.5  # between the prostate base and the bladder outer wall (the neck meets the urethra)
 RECTUM_LUMEN_RADIUS_MM = 10.0  # holds the transrectal ultrasound probe (about 2 cm across)
 SKIN_BELOW_APEX_MM = 45.0
@@ -397,10 +400,10 @@ class OrganShapes:
         z_c = 0.5 * (lo + hi)
         # a full bladder over a small gland may bulge into the straight part of the rectum: move it forward
         axis = resample_polyline(self.rectum_nodes, 300)
-        axis = axis[(axis[:, 2] > self.base_z) & (axis[:, 2] < self.base_z + 20.0)]
+        axis = axis[(axis[:, 2] > self.base_z) & (axis[:, 2] < self.base_z + BLADDER_RECTUM_CHECK_MM)]
         for _ in range(30):
             fn = ellipsoid_fn((0.0, y_b, z_c), self.bladder_axes)
-            if float(fn(axis).min()) - self.r_out >= SV_CLEARANCE_MM + 2.0 * max(SV_RADII_MM):
+            if float(fn(axis).min()) - self.r_out >= BLADDER_RECTUM_CLEARANCE_MM:
                 break
             y_b -= 1.0
         self.bladder_centre = np.array([0.0, y_b, z_c])

@@ -135,14 +135,25 @@ class Overlay:
         self.card_text.SetPosition(w / 2, h * 0.56)
         self.card_sub.SetPosition(w / 2, h * 0.44)
         self.legend_text.SetPosition(m + int(26 * u), h - m - int(40 * u))
+        self._place_swatches([lvl for lvl, _a, _p in self.legend_swatches])
+
+    def _place_swatches(self, levels: list[float]) -> None:
+        """Put one colour swatch beside each legend line, in the order of ``levels``."""
+        w, h = self.size
+        u, m = self._unit, int(14 * self._unit)
         line = 17 * u * 1.15
-        for i, (_level, _actor, pts) in enumerate(self.legend_swatches):
-            top = h - m - int(40 * u) - 2 - i * line - 0.6 * line
-            x0, x1 = (m) / w, (m + 18 * u) / w
+        for level, actor, pts in self.legend_swatches:
+            if level not in levels:
+                actor.SetVisibility(False)
+                continue
+            i = levels.index(level)
+            top = h - m - int(40 * u) - 3 * u - i * line
+            x0, x1 = m / w, (m + 18 * u) / w
             y0, y1 = (top - 14 * u) / h, top / h
             for j, (x, y) in enumerate(((x0, y0), (x1, y0), (x1, y1), (x0, y1))):
                 pts.SetPoint(j, x, y, 0.0)
             pts.Modified()
+            actor.SetVisibility(True)
 
     def wrap(self, text: str) -> str:
         """Wrap caption text to the window width."""
@@ -156,16 +167,19 @@ class Overlay:
             self._last[key] = text
 
     def update(self, *, caption: str, title: str, clock: str, readouts: str, disclaimer: str,
-               legend: list[str], card: str | None, card_sub: str = "", show_legend: bool = True) -> None:
+               legend: list[tuple[float, str]], card: str | None, card_sub: str = "",
+               show_legend: bool = True) -> None:
         """Set every overlay from plain strings (``None``/empty hides a piece)."""
         self._set("caption", self.caption, self.wrap(caption))
         self._set("title", self.title, title)
         self._set("clock", self.clock, clock)
         self._set("readouts", self.readouts, readouts)
         self._set("disclaimer", self.disclaimer, disclaimer)
-        self._set("legend", self.legend_text, "\n".join(legend) if show_legend else "")
-        for _level, actor, _pts in self.legend_swatches:
-            actor.SetVisibility(bool(show_legend and legend))
+        self._set("legend", self.legend_text, "\n".join(t for _l, t in legend) if show_legend else "")
+        levels = [lvl for lvl, _t in legend] if show_legend else []
+        if self._last.get("levels") != levels:
+            self._place_swatches(levels)
+            self._last["levels"] = levels
         self._set("card", self.card_text, "\n".join(textwrap.wrap(card, 36)) if card else "")
         self._set("card_sub", self.card_sub, self.wrap(card_sub) if card else "")
         self.card_bg.SetVisibility(bool(card))

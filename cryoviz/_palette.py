@@ -16,9 +16,9 @@ PROBE_ACTIVE = "#e8f6ff"
 
 #: threshold °C -> (colour, opacity)
 ISOTHERM_STYLE: dict[float, tuple[str, float]] = {
-    0.0: ("#56B4E9", 0.28),
-    -20.0: ("#0072B2", 0.40),
-    -40.0: ("#D55E00", 0.85),
+    0.0: ("#56B4E9", 0.16),
+    -20.0: ("#0072B2", 0.22),
+    -40.0: ("#D55E00", 0.9),
 }
 
 #: organ -> (colour, default opacity)

@@ -285,7 +285,7 @@ class SceneRenderer:
 
     def _apply_overlay(self, state) -> None:
         shown = set(state.isotherms_c) & set(self._opts["isotherms_c"])
-        legend = [label for level, label in state.legend if level in shown]
+        legend = [(level, label) for level, label in state.legend if level in shown]
         chapter = state.chapter
         self.overlay.update(
             caption=(state.caption or "") if self._opts["captions"] else "",

@@ -110,20 +110,21 @@ class SceneRenderer:
                                        specular=0.6, smooth_shading=True)
             self._probe_actors.append((probe, a1, a2))
         lm = self.anatomy.landmarks
-        # transrectal ultrasound probe: a rounded rod in the rectal lumen
-        rect_y = getattr(lm, "rectum_axis_y_mm", 25.0)
-        inner = getattr(lm, "rectum_inner_radius_mm", 10.0)
-        length = 120.0
-        self._trus_tip_z = getattr(lm, "base_z_mm", 20.0) + 10.0
-        trus = pv.Cylinder(center=(0, rect_y, self._trus_tip_z - length / 2), direction=(0, 0, 1),
-                           radius=inner * 0.85, height=length, resolution=30)
-        self._trus = self.plotter.add_mesh(trus, color="#5a6470", name="trus", smooth_shading=True)
-        self._trus_length = length
+        self._trus = None
+        if "rectum" in self.anatomy.organs:
+            # transrectal ultrasound probe: a rod in the rectal lumen, sliding in along +z
+            length = 120.0
+            self._trus_tip_z = lm.base_z_mm + 10.0
+            centre = (lm.rectum_axis_x_mm, lm.rectum_axis_y_mm, self._trus_tip_z - length / 2)
+            trus = pv.Cylinder(center=centre,
+                               direction=(0, 0, 1), radius=lm.rectum_inner_radius_mm * 0.85, height=length,
+                               resolution=30)
+            self._trus = self.plotter.add_mesh(trus, color="#5a6470", name="trus", smooth_shading=True)
+            self._trus_length = length
         # warming catheter along the urethra
         if "urethra" in self.anatomy.organs:
             line = pv.Spline(self.anatomy.urethra_centreline_mm(60), 120)
-            r_u = getattr(lm, "urethra_radius_mm", 3.0)
-            cath = line.tube(radius=r_u * 0.8, n_sides=16)
+            cath = line.tube(radius=lm.urethra_radius_mm * 0.8, n_sides=16)
             self._catheter = self.plotter.add_mesh(cath, color="#ffb000", name="catheter",
                                                    smooth_shading=True)
         else:
@@ -131,7 +132,7 @@ class SceneRenderer:
         # template grid: dots at the holes, a little below the skin
         from cryoviz.template import all_holes, hole_to_xy_mm
 
-        skin_z = getattr(lm, "skin_z_mm", -70.0)
+        skin_z = lm.skin_z_mm
         xy = np.array([hole_to_xy_mm(h) for h in all_holes()])
         pts = np.column_stack([xy, np.full(len(xy), skin_z - 12.0)])
         plate = pv.Box(bounds=(xy[:, 0].min() - 6, xy[:, 0].max() + 6, xy[:, 1].min() - 6,
@@ -230,9 +231,10 @@ class SceneRenderer:
             for a in (a1, a2):
                 a.position = (0.0, 0.0, shift)
                 a.visibility = vis
-        trus_in = float(state.trus_in)
-        self._trus.position = (0.0, 0.0, -(1.0 - trus_in) * self._trus_length)
-        self._trus.visibility = trus_in > 0.0
+        if self._trus is not None:
+            trus_in = float(state.trus_in)
+            self._trus.position = (0.0, 0.0, -(1.0 - trus_in) * self._trus_length)
+            self._trus.visibility = trus_in > 0.0
         if self._catheter is not None:
             self._catheter.visibility = float(state.catheter_in) > 0.0
         for a in self._template:

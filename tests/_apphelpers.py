@@ -109,7 +109,11 @@ async def _ws_try(url: str, secret: str | None, timeout_s: float) -> bool:
 
 def ws_connects(port: int, secret: str | None, timeout_s: float = 10.0) -> bool:
     """Whether a real wslink WebSocket client gets through authentication with ``secret``."""
-    return asyncio.run(_ws_try(f"ws://127.0.0.1:{port}/ws", secret, timeout_s))
+    from concurrent.futures import ThreadPoolExecutor
+
+    # a thread of its own: Playwright's sync API keeps an event loop running in the calling thread
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _ws_try(f"ws://127.0.0.1:{port}/ws", secret, timeout_s)).result()
 
 
 def launch_chromium(playwright):

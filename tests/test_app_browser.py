@@ -8,17 +8,18 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from _apphelpers import ServerProcess, coarse_scene, launch_chromium
+from _apphelpers import ServerProcess, coarse_scene, launch_chromium, ws_connects
 
 pytestmark = pytest.mark.browser
 
 VIEWPORT = {"width": 960, "height": 600}
+KEY = "consult-7f3a"   # the server runs with --auth-key: the page is opened with ?secret=KEY
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
-    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv:
+    with ServerProcess("--auth-key", KEY, scene=coarse_scene(folder), log_dir=folder) as srv:
         srv.wait_ready()
         yield srv
         assert srv.alive(), srv.log()
@@ -42,7 +43,7 @@ def requests_seen():
 def _open(browser, server, requests_seen):
     page = browser.new_page(viewport=VIEWPORT)
     page.on("request", lambda r: requests_seen.append(r.url))
-    page.goto(server.url)
+    page.goto(f"{server.url}?secret={KEY}")
     page.get_by_label("3D view").locator("img").first.wait_for(timeout=60_000)
     page.locator('[data-sim="full"]').wait_for(timeout=120_000)
     return page
@@ -243,6 +244,27 @@ def test_200_random_events_leave_the_server_alive_and_responsive(page, server):
     chapter_buttons(page).nth(4).click()
     page.wait_for_function("c => document.querySelector('.cv-caption').innerText !== c", arg=first,
                            timeout=15_000)
+    assert server.alive()
+
+
+def test_only_clients_with_the_key_connect(server, browser):
+    import urllib.request
+
+    with urllib.request.urlopen(server.url, timeout=5) as resp:
+        assert resp.status == 200   # the page itself is static; the state needs the key
+    assert not ws_connects(server.port, None)
+    assert not ws_connects(server.port, "wslink-secret")
+    assert not ws_connects(server.port, KEY[:-1])
+    assert ws_connects(server.port, KEY)
+    # a browser without the key gets the page but never a picture
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(server.url)
+        page.wait_for_timeout(3000)
+        assert page.locator('[aria-label="3D view"] img[src^="blob:"]').count() == 0
+        assert page.locator(".cv-caption").count() == 0
+    finally:
+        page.close()
     assert server.alive()
 
 

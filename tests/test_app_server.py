@@ -1,13 +1,16 @@
-"""The consultation server: who may listen where, and who may connect (a real WebSocket client)."""
+"""The consultation server refuses bad hosts, keys, ports and scenes before starting.
+
+That a client without the key cannot connect is tested on the browser tests' server (one server per
+module): ``tests/test_app_browser.py::test_only_clients_with_the_key_connect``.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import urllib.request
 
 import pytest
-from _apphelpers import REPO, SCENE, ServerProcess, coarse_scene, free_port, ws_connects
+from _apphelpers import REPO, SCENE, free_port
 
 from cryoviz.cli import main
 
@@ -41,16 +44,3 @@ def test_bad_scene_is_refused_before_starting(tmp_path, capsys):
     bad.write_text("[anatomy]\nvolume_ml = -3\n")
     assert main(["serve", str(bad), "--no-browser"]) == 2
     assert capsys.readouterr().err.startswith(str(bad))
-
-
-def test_with_a_key_only_clients_that_present_it_connect(tmp_path):
-    scene = coarse_scene(tmp_path, 3.0)
-    with ServerProcess("--auth-key", "consult-7f3a", scene=scene, log_dir=tmp_path) as srv:
-        srv.wait_ready()
-        with urllib.request.urlopen(srv.url, timeout=5) as resp:
-            assert resp.status == 200   # the page itself is static; the state needs the key
-        assert not ws_connects(srv.port, None)
-        assert not ws_connects(srv.port, "wslink-secret")
-        assert not ws_connects(srv.port, "consult-7f3")
-        assert ws_connects(srv.port, "consult-7f3a")
-        assert srv.alive()

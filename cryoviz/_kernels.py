@@ -16,6 +16,13 @@ Property rows (``PROPS_*`` columns) come from :func:`cryoviz.tissue.material_arr
 
 from __future__ import annotations
 
+import os
+
+# Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning threads fight the other
+# processes and a 0.7 s run became 7-20 s (measured); on a quiet machine the cost is a few ms per run.
+# Must be set before numba starts its OpenMP pool (the first parallel call).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 from numba import njit, prange
 
@@ -143,7 +150,7 @@ def _make_stage2(first):
     @njit(parallel=True, fastmath=True, cache=True)
     def stage(y_p, y_p2, y0, l0, t_in, k_in, mat, cls, perf, balance_c, planes, mu, nu, c0, mut_tau,
               gam_tau, half_inv_dx2, y_out, t_out, k_out):
-        nx, ny, nz = t_in.shape
+        _nx, ny, nz = t_in.shape
         ts_a, tl_a, icf_a, icm_a, icu_a, hl_a, kf_a, ku_a = (cls[0, 0], cls[0, 1], cls[0, 2], cls[0, 3],
                                                              cls[0, 4], cls[0, 5], cls[0, 6], cls[0, 7])
         ts_b, tl_b, icf_b, icm_b, icu_b, hl_b, kf_b, ku_b = (cls[1, 0], cls[1, 1], cls[1, 2], cls[1, 3],
@@ -279,14 +286,14 @@ def sparse_fix(first, fix_idx, fix_t, link_idx, link_g, link_t, y0, l0, t_in, k_
         ko[a] = _k_of_t(fix_t[n], props, r)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(fastmath=True, cache=True)
 def active_planes(t, mat, rest_c, tol, out_flags):
     """Flag x-planes whose interior is not at rest (|T - rest_c| > tol) or holds a fixed/linked voxel.
 
     A plane at rest with resting neighbours has a zero right-hand side, so it can be skipped.
     """
     nx, ny, nz = t.shape
-    for i in prange(1, nx - 1):
+    for i in range(1, nx - 1):
         busy = False
         for j in range(1, ny - 1):
             for k in range(1, nz - 1):

@@ -21,10 +21,15 @@ neighbours are at rest has an exactly zero right-hand side.
 from __future__ import annotations
 
 import math
+import os
 
+import numba
 import numpy as np
 
 from cryoviz import _kernels as K
+
+#: Grids smaller than this run on one thread (the hand-off between threads costs more than it saves).
+PARALLEL_MIN_VOXELS = 150_000
 
 _FAST_LINKS = True
 
@@ -162,6 +167,11 @@ class BioheatSolver:
         kmax_over_c = float(np.max(np.maximum(p[:, 6] / p[:, 11], p[:, 7] / p[:, 13])))
         wmax_over_c = float(np.max(p[:, 8] / p[:, 12]))
         self.dt_explicit_s = 1.0 / ((6.0 + max_link_factor) * kmax_over_c / self.dx_m ** 2 + wmax_over_c)
+        n_vox = nx * ny * nz
+        env_threads = os.environ.get("CRYOVIZ_THREADS", "")
+        self.threads = (int(env_threads) if env_threads.isdigit() and int(env_threads) > 0
+                        else (1 if n_vox < PARALLEL_MIN_VOXELS else numba.config.NUMBA_NUM_THREADS))
+        self.threads = min(self.threads, numba.config.NUMBA_NUM_THREADS)
         self.steps = 0
         self.stages = 0
         self.time_s = 0.0
@@ -256,8 +266,13 @@ class BioheatSolver:
         if self._refresh:
             self._refresh_fixed()
             self._refresh = False
-        for _ in range(n):
-            self._super_step(tau, coeffs)
+        before = numba.get_num_threads()
+        numba.set_num_threads(self.threads)
+        try:
+            for _ in range(n):
+                self._super_step(tau, coeffs)
+        finally:
+            numba.set_num_threads(before)
         self.time_s += duration_s
 
     def _super_step(self, tau: float, coeffs) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryoviz.errors import InputError
 
-__all__ = ["main", "DEFAULT_SCENE"]
+__all__ = ["DEFAULT_SCENE", "main"]
 
 DEFAULT_SCENE = Path(__file__).resolve().parent / "data" / "salvage_whole_gland.toml"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryoviz.errors import InputError
 
-__all__ = ["cmd_serve", "cmd_render", "cmd_still", "cmd_simulate", "cmd_check", "cmd_meshes", "cmd_bench"]
+__all__ = ["cmd_bench", "cmd_check", "cmd_meshes", "cmd_render", "cmd_serve", "cmd_simulate", "cmd_still"]
 
 
 def _scene_path(path: Path | None) -> Path:
@@ -63,8 +63,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print(f"{scene.path}: grid {m['grid_mm']} mm {tuple(m['grid_shape'])}, {m['steps']} steps, "
           f"{m['simulated_s']:.0f} s simulated in {m['wall_s']:.2f} s")
     if pr:
-        print(f"  prostate {pr['volume_ml']:.1f} ml: {100 * pr['fraction_below_minus40']:.0f}% reached -40 C, "
-              f"{100 * pr['fraction_below_0']:.0f}% reached 0 C")
+        f40, f0 = 100 * pr["fraction_below_minus40"], 100 * pr["fraction_below_0"]
+        print(f"  prostate {pr['volume_ml']:.1f} ml: {f40:.0f}% reached -40 C, {f0:.0f}% reached 0 C")
     for name, organ in m["organs"].items():
         if name != "prostate":
             print(f"  {name}: coldest {organ['min_temp_c']:.1f} C")

@@ -176,7 +176,28 @@ class SceneRenderer:
         self._cut_targets = [a for n, a in self._organ_actors.items() if n not in ("urethra",)]
 
     def _build_ultrasound(self) -> None:
-        self._us = None  # filled in when the ultrasound module is wired (see set_options)
+        from cryoviz._pip import UltrasoundInset
+
+        self._us = UltrasoundInset(self.plotter.ren_win, self.size)
+
+    def _apply_ultrasound(self, state) -> None:
+        if self._us is None:
+            return
+        if state.trus_in < 0.999 or "rectum" not in self.anatomy.organs:
+            self._us.show(None)
+            return
+        from cryoviz.ultrasound import ultrasound_frame
+
+        t = max(float(state.isotherm_time_s if state.isotherm_time_s is not None else 0.0), 0.0)
+        depths = tuple(float(state.probe_depths_mm.get(p.name, 0.0)) for p in self.result.probes)
+        key = (round(t, 3), depths)
+        if key == self._us._key:
+            self._us.show(np.empty(0), key)
+            return
+        n = self._us.size_px
+        img = ultrasound_frame(self.anatomy, self.result, t, plane="sagittal", size_px=(n, n),
+                               inserted_mm=depths)
+        self._us.show(img, key)
 
     # ------------------------------------------------------------------ options (app / video)
     def set_options(self, *, organs_visible: dict[str, bool] | None = None, cutaway: bool | None = None,
@@ -206,6 +227,7 @@ class SceneRenderer:
         self._apply_sensors(state)
         self._apply_camera(state)
         self._apply_overlay(state)
+        self._apply_ultrasound(state)
 
     def _apply_organs(self, state) -> None:
         visible = self._opts["organs_visible"]

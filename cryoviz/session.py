@@ -11,7 +11,7 @@ from pathlib import Path
 from cryoviz.errors import InputError
 from cryoviz.scene import LANGUAGES, Scene
 
-__all__ = ["check_lang", "load_story", "build_story"]
+__all__ = ["build_story", "check_lang", "load_story"]
 
 
 def check_lang(lang: str | None, option: str = "--lang") -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["COLUMNS", "ROWS", "SPACING_MM", "hole_to_xy_mm", "xy_to_hole", "all_holes"]
+__all__ = ["COLUMNS", "ROWS", "SPACING_MM", "all_holes", "hole_to_xy_mm", "xy_to_hole"]
 
 SPACING_MM = 5.0
 COLUMNS = "ABCDEFGHIJK"

@@ -123,3 +123,25 @@ def test_still_cli_writes_png_and_rejects_bad_chapter(tmp_path, capsys):
     assert main(["still", "scenes/salvage_whole_gland.toml", "--chapter", "nope", "-o", str(bad)]) == 2
     assert "--chapter" in capsys.readouterr().err
     assert not bad.exists()
+
+
+def test_ultrasound_inset_shows_after_the_probe_is_in(story):
+    r = SceneRenderer(story, SIZE, ultrasound=True)
+    try:
+        before = next(c for c in story.chapters if c.id == "anatomy")
+        r.apply(story.state_at(before.end_s - 0.5))
+        off = r.image()
+        freeze = next(c for c in story.chapters if c.id == "freeze1")
+        r.apply(story.state_at(freeze.start_s + 0.5 * (freeze.end_s - freeze.start_s)))
+        on = r.image()
+    finally:
+        r.close()
+    inset = r._us
+    n = inset.size_px
+    top = SIZE[1] - int(125 * SIZE[1] / 720) - n
+    rows = slice(SIZE[1] - (top + n), SIZE[1] - top)
+    cols = slice(14, 14 + n)
+    region_on, region_off = on[rows, cols].astype(int), off[rows, cols].astype(int)
+    # with the probe in, the inset holds a grey ultrasound picture (speckle: many distinct grey levels)
+    assert len(np.unique(region_on[..., 0])) > 20
+    assert np.abs(region_on - region_off).mean() > 5

@@ -274,7 +274,7 @@ def test_real_anatomy_puts_the_rectum_at_risk_tips_in_the_gland():
 # --- documentation ---------------------------------------------------------------------------------------
 
 def test_format_doc_names_every_key_and_its_example_parses():
-    from cryoviz import scene as scene_mod
+    from cryoviz import _scene_load as scene_mod
 
     doc = (ROOT / "docs" / "scene-format.md").read_text(encoding="utf-8")
     key_sets = [v for k, v in vars(scene_mod).items() if k.startswith("_") and k.endswith("_KEYS")]

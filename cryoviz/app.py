@@ -89,6 +89,9 @@ class ConsultationApp(TrameApp):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[Any, str, int]] = []
         self._play_task: asyncio.Task | None = None
+        self._repush: asyncio.TimerHandle | None = None
+        self._show_handle: asyncio.Handle | None = None
+        self._show_force = False
         self._us_last = (None, 0.0)
         self.view = None
         self.renderer = None
@@ -98,8 +101,9 @@ class ConsultationApp(TrameApp):
                                     preview_grid_mm=preview_grid_mm,
                                     full_grid_mm=full_grid_mm or scene.thermal.grid_mm)
         self._init_state()
-        # a preview only pays when it is coarser than the full grid
-        two_stage = preview_grid_mm > self.resim.full_grid_mm
+        # a preview only pays when it is coarser than the full grid and the full result is not cached
+        two_stage = (preview_grid_mm > self.resim.full_grid_mm
+                     and not thermal_is_cached(scene, self.resim.full_grid_mm))
         self.resim.preview_grid_mm = preview_grid_mm if two_stage else None
         t0 = time.perf_counter()
         first = preview_grid_mm if two_stage else self.resim.full_grid_mm
@@ -232,7 +236,24 @@ class ConsultationApp(TrameApp):
         s.numbers = _clinician_numbers(m)
 
     def _show(self, force: bool = False) -> None:
+        """Show the current time: at once without an event loop, else once per loop turn.
+
+        A dragged slider sends many times in a burst; drawing only the last one keeps the page live.
+        """
+        self._show_force = self._show_force or force
+        if self._loop is None or not self._loop.is_running():
+            self._show_now()
+        elif self._show_handle is None:
+            self._show_handle = self._loop.call_soon(self._show_deferred)
+
+    def _show_deferred(self) -> None:
+        self._show_handle = None
+        with self.state:
+            self._show_now()
+
+    def _show_now(self) -> None:
         """Apply the story state at the current time to the renderer and push the picture."""
+        force, self._show_force = self._show_force, False
         s = self.state
         state = self.story.state_at(float(s.t_s))
         self.renderer.apply(state)
@@ -243,10 +264,28 @@ class ConsultationApp(TrameApp):
         card = " — ".join(x for x in (getattr(state, "card", None), getattr(state, "card_sub", None)) if x)
         s.caption = state.caption or card
         s.clock = str(getattr(state, "clock_text", "") or st.format_clock(state.procedure_s))
+        self._push_picture()              # the 3D picture first: it is what the eye waits for
         if s.clinician:
             res = self.story.result
             s.sensor_svg = st.sensor_chart_svg(res.times_s, res.sensors, state.procedure_s)
         self._ultrasound(state, force)
+
+    def _push_picture(self) -> None:
+        """Send the 3D picture now, and once more shortly after the last change.
+
+        trame-vtk encodes pictures in the background and may drop a push that arrives while the previous
+        picture is still being encoded (under load); the late push makes the last state's picture arrive.
+        """
+        if self.view is None:
+            return
+        self.view.update()
+        if self._loop is not None and self._loop.is_running():
+            if self._repush is not None:
+                self._repush.cancel()
+            self._repush = self._loop.call_later(0.35, self._late_push)
+
+    def _late_push(self) -> None:
+        self._repush = None
         if self.view is not None:
             self.view.update()
 
@@ -420,6 +459,21 @@ class ConsultationApp(TrameApp):
 
 
 # ------------------------------------------------------------------------------------------ helpers
+def thermal_is_cached(scene, grid_mm: float) -> bool:
+    """Whether the thermal result of ``scene`` at ``grid_mm`` is in the on-disk cache (loads in ~1 s).
+
+    Uses the thermal module's cache key; any failure answers False (the app then starts with a preview).
+    """
+    try:
+        from cryoviz import _cache, thermal
+        from cryoviz.tissue import default_table
+
+        key = _cache.hash_key(thermal._cache_parts(scene, float(grid_mm), default_table()))
+        return (_cache.cache_dir() / f"thermal-{key}" / "meta.json").is_file()
+    except Exception:
+        return False
+
+
 def _default_build_story(scene, lang=None, grid_mm=None):
     from cryoviz.session import build_story
 

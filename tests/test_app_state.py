@@ -93,6 +93,18 @@ def test_organ_display_names_come_from_the_language_file():
     assert st.organ_display_name("seminal_vesicles") == "Seminal vesicles"
 
 
+def test_thermal_cache_check_follows_the_cache(tmp_path, monkeypatch):
+    from cryoviz.app import thermal_is_cached
+    from cryoviz.scene import load_scene
+    from cryoviz.thermal import simulate
+
+    monkeypatch.setenv("CRYOVIZ_CACHE", str(tmp_path))
+    scene = load_scene(SCENE)
+    assert not thermal_is_cached(scene, 4.0)
+    simulate(scene, grid_mm=4.0)
+    assert thermal_is_cached(scene, 4.0) and not thermal_is_cached(scene, 3.5)
+
+
 def test_check_host_refuses_beyond_loopback_without_key():
     from cryoviz.app import check_host
 
@@ -111,6 +123,12 @@ def app(tmp_path_factory):
     from cryoviz.app import ConsultationApp
     from cryoviz.scene import load_scene
 
+    with pytest.MonkeyPatch.context() as mp:   # an empty thermal cache: preview first, then full
+        mp.setenv("CRYOVIZ_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield from _app(ConsultationApp, load_scene, tmp_path_factory)
+
+
+def _app(ConsultationApp, load_scene, tmp_path_factory):
     a = ConsultationApp(load_scene(SCENE), size=SIZE, preview_grid_mm=4.0, full_grid_mm=3.0,
                         screenshot_dir=tmp_path_factory.mktemp("shots"))
     a.future.result(timeout=300)      # the 3 mm "full" result replaces the 4 mm preview

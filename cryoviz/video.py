@@ -389,7 +389,8 @@ class VideoPlan:
         Frames per second.
     states : tuple
         One frame state per frame, with the story time blanked (``t_s = 0``): the picture depends on what
-        is shown, not on when, so a held shot or a title card is a run of equal states drawn once.
+        is shown, not on when, so a held shot is a run of equal states drawn once. While a title card is up
+        its first state is repeated (the card covers the scene, whose camera may still be moving).
     cues : tuple of Cue
         Subtitles in video time (the story's, cut at the end of the stretch shown).
     story_s : float
@@ -414,6 +415,13 @@ def picture_key(state):
     return state
 
 
+def _same_card(prev, state) -> bool:
+    """Both states show the same title card (the nearly opaque card covers whatever moves behind it)."""
+    card = getattr(state, "card", None)
+    return bool(card) and card == getattr(prev, "card", None) and \
+        getattr(state, "card_sub", None) == getattr(prev, "card_sub", None)
+
+
 def video_plan(story, fps: int, duration_s: float | None = None, start_s: float = 0.0) -> VideoPlan:
     """Lay out the video: the story (opening card, chapters with title cards, closing card) at ``fps``.
 
@@ -436,14 +444,19 @@ def video_plan(story, fps: int, duration_s: float | None = None, start_s: float 
     left_s = float(story.duration_s) - start_s
     story_s = left_s if duration_s is None else min(float(duration_s), left_s)
     n = max(1, round(story_s * fps))
-    states = tuple(picture_key(story.state_at(start_s + i / fps)) for i in range(n))
+    states: list = []
+    for i in range(n):
+        state = picture_key(story.state_at(start_s + i / fps))
+        if states and _same_card(states[-1], state):
+            state = states[-1]  # the card hides the scene: hold the picture instead of redrawing it
+        states.append(state)
     cues = []
     for cue in story.cues:
         c0, c1, text = ((cue.start_s, cue.end_s, cue.text) if hasattr(cue, "start_s") else cue)
         c0, c1 = float(c0) - start_s, min(float(c1) - start_s, story_s)
         if c1 > 0 and c0 < story_s and str(text).strip():
             cues.append(Cue(max(c0, 0.0), c1, str(text)))
-    return VideoPlan(fps=int(fps), states=states, cues=tuple(cues), story_s=story_s)
+    return VideoPlan(fps=int(fps), states=tuple(states), cues=tuple(cues), story_s=story_s)
 
 
 #: Stories already loaded in this process, so a one-process render does not load its story twice.

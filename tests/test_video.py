@@ -346,3 +346,29 @@ def test_interrupted_render_leaves_no_file_no_temp_and_no_process(tmp_path, scen
     assert list(out.parent.iterdir()) == []
     time.sleep(0.5)
     assert _living(seen) == []
+
+
+def test_cards_and_held_shots_are_drawn_once(story):
+    from cryoviz.video import video_plan
+
+    plan = video_plan(story, FPS, duration_s=CLIP_S)
+    assert len(plan.states) == round(CLIP_S * FPS)
+    runs = [s for i, s in enumerate(plan.states) if i == 0 or s != plan.states[i - 1]]
+    assert [r.card for r in runs] == [story.state_at(0).card, story.state_at(CLIP_S).card]  # two pictures
+    assert all(s.t_s == 0.0 for s in plan.states)
+    full = video_plan(story, FPS)
+    drawn = sum(1 for i, s in enumerate(full.states) if i == 0 or s != full.states[i - 1])
+    assert drawn < len(full.states)
+    assert full.duration_s == pytest.approx(story.duration_s, abs=1 / FPS)
+
+
+def test_a_stretch_from_mid_story_shifts_and_clips_the_cues(story):
+    from cryoviz.video import video_plan
+
+    cue = story.cues[len(story.cues) // 2]
+    plan = video_plan(story, FPS, duration_s=4.0, start_s=cue.start_s - 1.0)
+    assert plan.cues[0].start_s == pytest.approx(0.0) or plan.cues[0].text != cue.text.strip()
+    mine = next(c for c in plan.cues if c.text == cue.text)
+    assert mine.start_s == pytest.approx(1.0, abs=1e-6)
+    assert mine.end_s == pytest.approx(min(cue.end_s - cue.start_s + 1.0, 4.0), abs=1e-6)
+    assert all(0.0 <= c.start_s < c.end_s <= 4.0 for c in plan.cues)

@@ -125,9 +125,10 @@ def _side_column(app) -> None:
         html.H2(_label("ultrasound_view", "Ultrasound view"))
         html.Img(v_if="us_src", src=("us_src",), alt="Ultrasound picture at this moment")
     with html.Div(classes="cv-panel", raw_attrs=['role="region"', 'aria-label="What was spared"']):
-        html.H2("{{ labels.spared_title || 'What was spared' }}")
+        html.H2("{{ spared_title || 'What was spared' }}")
         html.Div("{{ line }}", v_for="line in spared_lines", key="line")
-        html.Div("{{ sim_busy ? '…' : '' }} {{ sim_status }} {{ sim_error }}", classes="cv-small mt-1",
+        html.Div("{{ sim_busy ? '… ' : '' }}{{ sim_status }} · {{ grid_mm }} mm {{ sim_error }}",
+                 classes="cv-small mt-1",
                  raw_attrs=['aria-live="polite"', 'id="cv-sim"', ':data-gen="sim_generation"',
                             ':data-sim="sim_busy ? \'busy\' : sim_status"'])
     with html.Div(classes="cv-panel"):
@@ -173,7 +174,7 @@ def _side_column(app) -> None:
                 html.Span("{{ labels.layout || 'Probe layout' }}")
                 with html.Select(raw_attrs=['v-model="preset"', 'aria-label="Probe layout"'],
                                  classes="cv-select"):
-                    html.Option("{{ p }}", v_for="p in presets", key="p", value=("p",))
+                    html.Option("{{ p.replace('_', ' ') }}", v_for="p in presets", key="p", value=("p",))
     with html.Div(v_if="clinician", classes="cv-panel",
                   raw_attrs=['role="region"', 'aria-label="Clinician"']):
         html.H2("{{ labels.sensors || 'Sensors' }}")

@@ -26,6 +26,8 @@ from cryoviz.errors import InputError
 __all__ = ["ConsultationApp", "check_host", "serve"]
 
 _SERVER_IDS = itertools.count()
+#: Rectal gap after hydrodissection, mm (median 11.2 mm, Lomas et al. 2019; the scene model's default).
+HYDRO_GAP_MM = 11.0
 
 
 def check_host(host: str, auth_key: str | None) -> None:
@@ -92,6 +94,7 @@ class ConsultationApp(TrameApp):
         self._repush: asyncio.TimerHandle | None = None
         self._show_handle: asyncio.Handle | None = None
         self._show_force = False
+        self._gap_before_hydro: float | None = None
         self._us_last = (None, 0.0)
         self.view = None
         self.renderer = None
@@ -131,6 +134,7 @@ class ConsultationApp(TrameApp):
             "sim_status": "preview", "sim_busy": True, "sim_error": "", "sim_generation": 0,
             "spared": {}, "spared_lines": [], "us_src": "", "sensor_svg": "", "probe_rows": [],
             "numbers": [], "legend": [], "screenshot_path": "", "labels": {}, "disclaimer": "",
+            "spared_title": "", "grid_mm": 0.0,
         })
         self._apply_text(lang)
 
@@ -140,6 +144,7 @@ class ConsultationApp(TrameApp):
         self.text = text
         self.state.labels = ui
         self.state.disclaimer = text.get("common", {}).get("disclaimer", "")
+        self.state.spared_title = text.get("spared", {}).get("title", "")
         self.state.legend = _legend(text)
         if self.story is not None:
             self._organ_list()
@@ -202,6 +207,7 @@ class ConsultationApp(TrameApp):
         renderer = self._make_renderer(story, size)
         old, self.renderer, self.story = self.renderer, renderer, story
         self.grid_mm = float(story.result.metrics.get("grid_mm", 0.0) or 0.0)
+        self.state.grid_mm = self.grid_mm
         self._push_options()
         s = self.state
         s.duration_s = float(story.duration_s)
@@ -355,6 +361,15 @@ class ConsultationApp(TrameApp):
 
     @change("volume_ml", "rectum_gap_mm", "hydrodissection", "preset")
     def _on_sizing(self, volume_ml, rectum_gap_mm, hydrodissection, preset, **_):
+        was = self.scene.anatomy
+        if bool(hydrodissection) != was.hydrodissection:
+            # saline widens the gap (median 6 -> 11 mm); switching it off gives the old gap back
+            if hydrodissection and _as_float(rectum_gap_mm, 0.0) < HYDRO_GAP_MM:
+                self._gap_before_hydro = _as_float(rectum_gap_mm, was.rectum_gap_mm)
+                rectum_gap_mm = self.state.rectum_gap_mm = HYDRO_GAP_MM
+            elif not hydrodissection and self._gap_before_hydro is not None:
+                rectum_gap_mm = self.state.rectum_gap_mm = self._gap_before_hydro
+                self._gap_before_hydro = None
         try:
             scene = st.sized_scene(self.scene, volume_ml=volume_ml, rectum_gap_mm=rectum_gap_mm,
                                    hydrodissection=hydrodissection, preset=preset)
@@ -484,6 +499,13 @@ def _default_renderer(story, size):
     from cryoviz.render import SceneRenderer
 
     return SceneRenderer(story, size=size, captions=False)
+
+
+def _as_float(value, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _chapter_list(story) -> list[dict]:

@@ -326,6 +326,15 @@ def test_resizing_resimulates_and_changes_spared_numbers(app):
     assert app.state.spared["prostate_fraction_lethal"] < before["prostate_fraction_lethal"]
     assert len(app.story.result.probes) < n_probes
     assert len(app.state.probe_rows) == len(app.story.result.probes)
+    # hydrodissection widens the gap to 11 mm; off again gives the old gap back
+    gap = app.state.rectum_gap_mm
+    _set(app, hydrodissection=True)
+    assert app.state.rectum_gap_mm == 11.0 and app.scene.anatomy.rectum_gap_mm == 11.0
+    assert app.scene.anatomy.hydrodissection
+    _set(app, hydrodissection=False)
+    assert app.state.rectum_gap_mm == gap and not app.scene.anatomy.hydrodissection
+    app.future.result(timeout=300)
+    app.process_pending()
     # out of range: reported, nothing re-simulated
     scene = app.scene
     _set(app, volume_ml=500.0)

@@ -4,10 +4,11 @@ Definitions:
 
 * ``fraction_below_X``: fraction of the organ's voxels whose coldest temperature over the whole protocol
   reached X °C or colder.
-* ``min_temp_c``: coldest temperature any voxel of the organ reached. The urethra is measured on its wall:
-  the catheter/lumen voxels and the one-voxel layer of tissue around them (with the warmer on the lumen
-  itself is held warm, the question is whether the ice reached the lining). An organ that lies outside the
-  simulated box (the perineal skin, usually) reports the far-field temperature, where the box is held.
+* ``min_temp_c``: coldest temperature any voxel of the organ reached. The urethra is its lumen and lining
+  (the voxels labelled ``urethra``): with the warming catheter on they touch the warm catheter and are held
+  at its temperature; with it off they are ordinary tissue and freeze when the ice reaches them. An organ
+  that lies outside the simulated box (the perineal skin, usually) reports the far-field temperature, at
+  which the faces of the box are held.
 * ``rectum_wall.min_distance_to_minus40_mm`` / ``..._to_0_mm``: shortest distance from a rectal-wall voxel
   centre to a voxel that reached −40 °C / 0 °C (0 if the wall itself reached it, ``null`` if nothing did).
 * ``isotherms``: volume and bounding-box extent (x, y, z) of the ≤ −40, ≤ −20 and ≤ 0 °C regions at the
@@ -33,18 +34,6 @@ THRESHOLDS_C = (-40.0, -20.0, 0.0)
 
 def _r(x: float | None, nd: int = 2) -> float | None:
     return None if x is None else round(float(x), nd)
-
-
-def _dilate(mask: np.ndarray) -> np.ndarray:
-    out = mask.copy()
-    for ax in range(mask.ndim):
-        for sh in (1, -1):
-            nb = np.roll(mask, sh, axis=ax)
-            sl = [slice(None)] * mask.ndim
-            sl[ax] = 0 if sh == 1 else -1
-            nb[tuple(sl)] = False
-            out |= nb
-    return out
 
 
 def _distance_mm(reached: np.ndarray, target: np.ndarray, spacing_mm: float) -> float | None:
@@ -119,8 +108,6 @@ def compute_metrics(result, scene, anatomy, steps: int, wall_s: float,
     for name in names:
         codes = ORGAN_LABELS.get(name, ())
         mask = np.isin(labels, codes) if codes else np.zeros(labels.shape, bool)
-        if name == "urethra" and mask.any():
-            mask = _dilate(mask)
         entry: dict = {"min_temp_c": _r(tmin[mask].min()) if mask.any() else far_c}
         if name == "prostate":
             n = int(mask.sum())

@@ -17,6 +17,7 @@ from vtkmodules.vtkRenderingCore import (
     vtkCoordinate,
     vtkPolyDataMapper2D,
     vtkTextActor,
+    vtkTextProperty,
 )
 
 from cryoviz._palette import ISOTHERM_STYLE, TEXT
@@ -36,15 +37,15 @@ def _hex_rgb(colour: str) -> tuple[float, float, float]:
     return tuple(int(c[i:i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
 
 
-def _plain(text: str) -> str:
+def plain_text(text: str) -> str:
     """Replace characters VTK's built-in font lacks when no DejaVu font is available."""
     return text if FONT_FILE else text.replace("\u2212", "-").replace("\u2013", "-")
 
 
-def _text_actor(font_px: int, *, bold: bool = False, justify: str = "left", vjust: str = "bottom",
-                background: float = 0.0, colour: str = TEXT) -> vtkTextActor:
-    actor = vtkTextActor()
-    prop = actor.GetTextProperty()
+def text_property(font_px: int, *, bold: bool = False, justify: str = "left", vjust: str = "bottom",
+                  background: float = 0.0, colour: str = TEXT) -> vtkTextProperty:
+    """A text style in the overlay's font (DejaVu Sans when installed)."""
+    prop = vtkTextProperty()
     if FONT_FILE:
         prop.SetFontFamily(4)  # VTK_FONT_FILE
         prop.SetFontFile(FONT_FILE)
@@ -57,6 +58,12 @@ def _text_actor(font_px: int, *, bold: bool = False, justify: str = "left", vjus
         prop.SetBackgroundColor(0.03, 0.05, 0.08)
         prop.SetBackgroundOpacity(background)
     prop.SetLineSpacing(1.15)
+    return prop
+
+
+def _text_actor(font_px: int, **style) -> vtkTextActor:
+    actor = vtkTextActor()
+    actor.SetTextProperty(text_property(font_px, **style))
     actor.GetPositionCoordinate().SetCoordinateSystemToDisplay()
     return actor
 
@@ -162,7 +169,7 @@ class Overlay:
 
     def _set(self, key: str, actor: vtkTextActor, text: str) -> None:
         if self._last.get(key) != text:
-            actor.SetInput(_plain(text) if text else " ")
+            actor.SetInput(plain_text(text) if text else " ")
             actor.SetVisibility(bool(text))
             self._last[key] = text
 

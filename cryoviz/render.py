@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pyvista as pv
+from vtkmodules.vtkRenderingCore import vtkActor2D
 
-from cryoviz._overlay import Overlay
+from cryoviz._overlay import Overlay, plain_text
 from cryoviz._palette import (
     BACKGROUND,
     ISOTHERM_STYLE,
@@ -30,6 +31,10 @@ from cryoviz._palette import (
 __all__ = ["SceneRenderer", "write_still"]
 
 _NEEDLE_LENGTH_MM = 140.0
+#: Organs named on screen, and the chapters that name them.
+LABELLED_ORGANS = ("prostate", "bladder", "rectum", "urethra", "sphincter", "seminal_vesicles",
+                   "neurovascular_bundles", "pubic_bone")
+LABEL_CHAPTERS = ("anatomy", "spared")
 
 
 
@@ -75,6 +80,7 @@ class SceneRenderer:
         self._cut_plane = None
         self._build_cutaway()
         self.overlay = Overlay(pl.renderer, self.size)
+        self._build_labels()
         self._us = None
         if ultrasound:
             self._build_ultrasound()
@@ -169,6 +175,50 @@ class SceneRenderer:
         else:
             self._sensor_actor = None
 
+    def _build_labels(self) -> None:
+        """Organ names beside the organs (shown in the anatomy and "what was spared" chapters)."""
+        from vtkmodules.vtkCommonCore import vtkStringArray
+        from vtkmodules.vtkRenderingLabel import vtkLabeledDataMapper
+
+        from cryoviz._overlay import text_property
+
+        names = [n for n in LABELLED_ORGANS if n in self.anatomy.organs]
+        anchors = []
+        for name in names:
+            c = np.array(self.anatomy.mesh(name).center, float)
+            if name == "urethra":  # the membranous part below the apex is where the tube shows alone
+                c = self.anatomy.urethra_centreline_mm(20)[-3]
+            elif name == "neurovascular_bundles":  # the mesh centre falls between the two bundles
+                pts = self.anatomy.mesh(name).points
+                c = pts[np.argmax(pts[:, 0])]
+            anchors.append(c)
+        self._label_names = names
+        self._label_poly = pv.PolyData(np.array(anchors, float) if anchors else np.zeros((0, 3)))
+        self._label_text = vtkStringArray()
+        self._label_text.SetName("label")
+        self._label_text.SetNumberOfValues(len(names))
+        self._label_poly.GetPointData().AddArray(self._label_text)
+        mapper = vtkLabeledDataMapper()
+        mapper.SetInputData(self._label_poly)
+        mapper.SetLabelModeToLabelFieldData()
+        mapper.SetFieldDataName("label")
+        mapper.SetLabelTextProperty(text_property(max(int(17 * self.size[1] / 720), 7), background=0.55))
+        self._labels = vtkActor2D()
+        self._labels.SetMapper(mapper)
+        self.plotter.renderer.AddViewProp(self._labels)
+        self._label_lang = None
+
+    def _apply_labels(self, state) -> None:
+        show = state.chapter is not None and state.chapter.id in LABEL_CHAPTERS and not state.card
+        self._labels.SetVisibility(bool(show and self._label_names))
+        if self.story.lang != self._label_lang:
+            organs = self.story.text.get("organs", {})
+            for i, name in enumerate(self._label_names):
+                self._label_text.SetValue(i, plain_text(organs.get(name, name)))
+            self._label_text.Modified()
+            self._label_poly.Modified()
+            self._label_lang = self.story.lang
+
     def _build_cutaway(self) -> None:
         import vtkmodules.vtkCommonDataModel as dm
 
@@ -227,6 +277,7 @@ class SceneRenderer:
         self._apply_sensors(state)
         self._apply_camera(state)
         self._apply_overlay(state)
+        self._apply_labels(state)
         self._apply_ultrasound(state)
 
     def _apply_organs(self, state) -> None:

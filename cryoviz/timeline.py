@@ -45,7 +45,7 @@ _LEGEND_KEYS = {0.0: "zero", -20.0: "minus20", -40.0: "minus40"}
 # Organ opacity targets per chapter: the prostate turns translucent while freezing so the ice inside shows.
 _OPACITY_BASE = {
     "prostate": 0.9, "urethra": 1.0, "sphincter": 0.9, "bladder": 0.55, "rectum": 0.6,
-    "seminal_vesicles": 0.8, "neurovascular_bundles": 0.9, "perineum": 0.25, "pubic_bone": 0.5,
+    "seminal_vesicles": 0.8, "neurovascular_bundles": 0.9, "perineum": 0.25, "pubic_bone": 0.3,
 }
 _OPACITY = {
     "anatomy": {},

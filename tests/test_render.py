@@ -145,3 +145,14 @@ def test_ultrasound_inset_shows_after_the_probe_is_in(story):
     # with the probe in, the inset holds a grey ultrasound picture (speckle: many distinct grey levels)
     assert len(np.unique(region_on[..., 0])) > 20
     assert np.abs(region_on - region_off).mean() > 5
+
+
+def test_organ_labels_in_anatomy_chapter_only(renderer, story):
+    anatomy = next(c for c in story.chapters if c.id == "anatomy")
+    freeze = next(c for c in story.chapters if c.id == "freeze1")
+    renderer.apply(story.state_at(anatomy.end_s - 0.5))
+    shown = renderer._labels.GetVisibility()
+    names = {renderer._label_text.GetValue(i) for i in range(renderer._label_text.GetNumberOfValues())}
+    renderer.apply(story.state_at(freeze.end_s - 0.5))
+    assert shown and not renderer._labels.GetVisibility()
+    assert {"Prostate", "Bladder", "Rectum", "Urethra"} <= names

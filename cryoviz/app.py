@@ -445,10 +445,26 @@ class ConsultationApp(TrameApp):
     # --------------------------------------------------------------------------- play loop, life
     def _on_ready(self, **_):
         self._loop = asyncio.get_event_loop()
+        self._tune_image_delivery()
         for story, stage, gen in self._pending:
             self._loop.call_soon(self._install_and_flush, story, stage, gen)
         self._pending.clear()
         self._play_task = self._loop.create_task(self._play_loop())
+
+    def _tune_image_delivery(self, stale_wait_s: float = 0.04) -> int:
+        """Retry a picture still being encoded after ``stale_wait_s`` instead of trame-vtk's 0.5 s.
+
+        The encoder runs in VTK's own thread; a push that finds it busy is retried after this wait, which
+        otherwise adds half a second to every timeline change. Returns how many protocols were tuned.
+        """
+        proto = getattr(self.server, "protocol", None)
+        links = proto.getLinkProtocols() if proto is not None and hasattr(proto, "getLinkProtocols") else []
+        tuned = 0
+        for link in links:
+            if hasattr(link, "delta_stale_time_before_render"):
+                link.delta_stale_time_before_render = float(stale_wait_s)
+                tuned += 1
+        return tuned
 
     async def _play_loop(self, fps: float = 12.0) -> None:
         last = time.monotonic()

@@ -284,7 +284,7 @@ def encode_frames(states: Sequence[Hashable], make_source: Callable[[], FrameSou
     fps : int
         Frames per second.
     jobs : int
-        Worker processes; 1 renders in this process.
+        Processes drawing at once: this one draws the first range, ``jobs - 1`` spawned workers the rest.
     progress : bool or text stream
         Draw a progress bar (on stderr, or on the given stream).
     lp_threads : int, optional
@@ -320,56 +320,85 @@ def encode_frames(states: Sequence[Hashable], make_source: Callable[[], FrameSou
 
 
 def _encode_parallel(states, ranges, make_source, out_path, size, fps, bar, lp_threads) -> dict:
+    """This process renders the first range while spawned workers render the others; then join."""
     if lp_threads is None and "LP_NUM_THREADS" not in os.environ:
         lp_threads = max(1, _cores() // len(ranges))
     ctx = mp.get_context("spawn")
     msgs = ctx.Queue()
     pieces_dir = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.pieces-", dir=out_path.resolve().parent))
     pieces = [pieces_dir / f"piece{i:03d}.mp4" for i in range(len(ranges))]
-    procs = [ctx.Process(target=_worker, name=f"cryoviz-render-{i}", daemon=True,
-                         args=(i, make_source, list(states[a:b]), str(pieces[i]), size, fps, lp_threads,
-                               msgs))
-             for i, (a, b) in enumerate(ranges)]
+    procs = {i: ctx.Process(target=_worker, name=f"cryoviz-render-{i}", daemon=True,
+                            args=(i, make_source, list(states[a:b]), str(pieces[i]), size, fps, lp_threads,
+                                  msgs))
+             for i, (a, b) in enumerate(ranges) if i > 0}
     done_frames = [0] * len(ranges)
     results: dict[int, dict] = {}
-    try:
-        for p in procs:
-            p.start()
-        while len(results) < len(procs):
-            msg = _next_message(msgs, procs, results)
-            if msg is None:
-                continue
-            kind, i, payload = msg
-            if kind == "progress":
-                done_frames[i] = payload
-                if bar is not None:
-                    bar.update(sum(done_frames))
-            elif kind == "done":
-                results[i] = payload
-                done_frames[i] = ranges[i][1] - ranges[i][0]
-            else:
-                raise RuntimeError(f"render worker {i} failed:\n{payload}")
-        for p in procs:
-            p.join()
+
+    def handle(msg) -> None:
+        kind, i, payload = msg
+        if kind == "progress":
+            done_frames[i] = payload
+        elif kind == "done":
+            results[i] = payload
+            done_frames[i] = ranges[i][1] - ranges[i][0]
+        else:
+            raise RuntimeError(f"render worker {i} failed:\n{payload}")
         if bar is not None:
             bar.update(sum(done_frames))
+
+    def own_progress(done: int) -> None:  # between our own frames: pass on the workers' news
+        done_frames[0] = done
+        with contextlib.suppress(queue.Empty):
+            while True:
+                handle(msgs.get_nowait())
+        for i, p in procs.items():
+            if i not in results and p.exitcode is not None and p.exitcode != 0:
+                with contextlib.suppress(queue.Empty):
+                    handle(msgs.get(timeout=1.0))
+                raise RuntimeError(f"render worker {i} died (exit code {p.exitcode})")
+        if bar is not None:
+            bar.update(sum(done_frames))
+
+    old_lp = os.environ.get("LP_NUM_THREADS")
+    try:
+        for p in procs.values():
+            p.start()
+        if lp_threads:  # Mesa reads it when this process makes its first GL context
+            os.environ["LP_NUM_THREADS"] = str(lp_threads)
+        a, b = ranges[0]
+        source = make_source()
+        try:
+            with PieceEncoder(pieces[0], size, fps) as enc:
+                results[0] = _encode_range(source, states[a:b], enc, own_progress)
+        finally:
+            source.close()
+        while len(results) < len(ranges):
+            msg = _next_message(msgs, procs, results)
+            if msg is not None:
+                handle(msg)
+        for p in procs.values():
+            p.join()
         concat_pieces(pieces, out_path)
     finally:
-        _stop_processes(procs)
+        if old_lp is None:
+            os.environ.pop("LP_NUM_THREADS", None)
+        else:
+            os.environ["LP_NUM_THREADS"] = old_lp
+        _stop_processes(list(procs.values()))
         msgs.cancel_join_thread()
         msgs.close()
         shutil.rmtree(pieces_dir, ignore_errors=True)
     return {"frames": len(states), "rendered": sum(r["rendered"] for r in results.values()),
-            "render_s": sum(r["render_s"] for r in results.values()), "jobs": len(procs)}
+            "render_s": sum(r["render_s"] for r in results.values()), "jobs": len(ranges)}
 
 
-def _next_message(msgs, procs, results: dict) -> tuple | None:
+def _next_message(msgs, procs: dict, results: dict) -> tuple | None:
     """The next worker message, or None after a short wait; raise if a worker died without a word."""
     try:
         return msgs.get(timeout=0.2)
     except queue.Empty:
         pass
-    for i, p in enumerate(procs):
+    for i, p in procs.items():
         if i not in results and p.exitcode is not None:
             try:  # a message sent just before exiting may still be in the pipe
                 return msgs.get(timeout=1.0)
@@ -542,9 +571,8 @@ def render_video(scene_path, out_path, *, size: tuple[int, int] = (1280, 720), f
     plan = video_plan(story, fps, duration_s)
     jobs = min(jobs, len(split_ranges(plan.states, jobs)))
     make_source = functools.partial(_story_source, scene_key, lang, size, bool(captions), bool(ultrasound))
-    if jobs == 1:
-        _LOADED[(scene_key, lang)] = story
-    del story  # workers load their own; do not hold a copy here while they run
+    _LOADED[(scene_key, lang)] = story  # this process draws the first range with it; workers load their own
+    del story
 
     previous = None
     if threading.current_thread() is threading.main_thread():

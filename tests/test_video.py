@@ -196,7 +196,7 @@ def test_progress_bar_counts_frames_and_time(tmp_path):
 
 # ------------------------------------------------------------------------------------------- the real story
 SIZE, FPS = (256, 144), 24
-CLIP_S = 4.0  # the 3 s opening card, then the first chapter's title card over the turning anatomy
+CLIP_S = 5.0  # the 3 s opening card, the first chapter's title card, then the first subtitle
 
 
 @pytest.fixture(scope="module")
@@ -351,10 +351,12 @@ def test_interrupted_render_leaves_no_file_no_temp_and_no_process(tmp_path, scen
 def test_cards_and_held_shots_are_drawn_once(story):
     from cryoviz.video import video_plan
 
-    plan = video_plan(story, FPS, duration_s=CLIP_S)
-    assert len(plan.states) == round(CLIP_S * FPS)
+    cards_s = 4.4  # the opening card, then the first chapter's title card
+    plan = video_plan(story, FPS, duration_s=cards_s)
+    assert len(plan.states) == round(cards_s * FPS)
     runs = [s for i, s in enumerate(plan.states) if i == 0 or s != plan.states[i - 1]]
-    assert [r.card for r in runs] == [story.state_at(0).card, story.state_at(CLIP_S).card]  # two pictures
+    assert [r.card for r in runs] == [story.state_at(0).card, story.state_at(cards_s).card]  # two pictures
+    assert runs[0].card != runs[1].card
     assert all(s.t_s == 0.0 for s in plan.states)
     full = video_plan(story, FPS)
     drawn = sum(1 for i, s in enumerate(full.states) if i == 0 or s != full.states[i - 1])

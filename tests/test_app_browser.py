@@ -152,6 +152,19 @@ def test_timeline_slider_moves_the_procedure_clock(page):
     wait_for_change(page, before)
 
 
+def test_keyboard_space_plays_and_arrows_step_chapters(page):
+    chapter_buttons(page).nth(1).click()
+    page.locator(".cv-caption").click()          # focus off the button: keys go to the page
+    second = chapter_buttons(page).nth(2).get_attribute("aria-label")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("t => document.querySelector('.cv-chapter-title').innerText.trim() === t",
+                           arg=second, timeout=10_000)
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Pause").wait_for(timeout=10_000)
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Play").wait_for(timeout=10_000)
+
+
 def test_language_changes_the_caption_text(page):
     chapter_buttons(page).nth(1).click()
     page.wait_for_timeout(500)

@@ -223,7 +223,16 @@ class ConsultationApp(TrameApp):
             self.view.replace_view(renderer.plotter.render_window)
         self._show(force=True)
         if old is not None:
+            self._forget_window(old.plotter.render_window)
             old.close()
+
+    def _forget_window(self, render_window) -> None:
+        """Drop a replaced render window from trame-vtk's object map, which would keep it (and its meshes)
+        alive for the life of the server: one leak per re-simulation otherwise."""
+        helper = getattr(self.view, "_helper", None)
+        core = getattr(helper, "_vtk_core", None)
+        if core is not None and render_window is not None:
+            core.GetObjectIdMap().FreeObject(render_window)
 
     def _push_options(self) -> None:
         s = self.state

@@ -317,6 +317,8 @@ def test_screenshot_writes_the_3d_view_as_png(app):
 def test_resizing_resimulates_and_changes_spared_numbers(app):
     before = dict(app.state.spared)
     n_probes = len(app.story.result.probes)
+    id_map = app.view._helper._vtk_core.GetObjectIdMap()
+    old_id = int(app.view._helper.id(app.renderer.plotter.render_window))
     _set(app, volume_ml=60.0, preset="focal")
     assert app.state.sim_busy
     app.future.result(timeout=300)
@@ -326,6 +328,9 @@ def test_resizing_resimulates_and_changes_spared_numbers(app):
     assert app.state.spared["prostate_fraction_lethal"] < before["prostate_fraction_lethal"]
     assert len(app.story.result.probes) < n_probes
     assert len(app.state.probe_rows) == len(app.story.result.probes)
+    # the replaced render window is not kept alive by trame-vtk's object map
+    assert id_map.GetVTKObject(old_id) is None
+    assert id_map.GetVTKObject(int(app.view._helper.id(app.renderer.plotter.render_window))) is not None
     # hydrodissection widens the gap to 11 mm; off again gives the old gap back
     gap = app.state.rectum_gap_mm
     _set(app, hydrodissection=True)

@@ -488,6 +488,13 @@ def video_plan(story, fps: int, duration_s: float | None = None, start_s: float 
     return VideoPlan(fps=int(fps), states=tuple(states), cues=tuple(cues), story_s=story_s)
 
 
+def _file_mode() -> int:
+    """Permissions an ordinary new file gets here (0666 less the umask)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 #: Stories already loaded in this process, so a one-process render does not load its story twice.
 _LOADED: dict[tuple, Any] = {}
 
@@ -581,6 +588,9 @@ def render_video(scene_path, out_path, *, size: tuple[int, int] = (1280, 720), f
         with atomic_path(out_path) as tmp_mp4, atomic_path(vtt_path) as tmp_vtt:
             tmp_vtt.write_text(vtt_text(plan.cues), encoding="utf-8")
             stats = encode_frames(plan.states, make_source, tmp_mp4, size, fps, jobs=jobs, progress=progress)
+            mode = _file_mode()  # temporary files are private (0600); the video is an ordinary file
+            os.chmod(tmp_mp4, mode)
+            os.chmod(tmp_vtt, mode)
     finally:
         _LOADED.pop((scene_key, lang), None)
         if previous is not None:

@@ -246,6 +246,9 @@ def test_clip_has_the_frames_duration_codec_and_size_asked_for(clips):
         assert 0 <= head.find(b"moov") < max(head.find(b"mdat"), 0) or head.find(b"mdat") < 0
     folder = next(iter(clips.values())).parent
     assert sorted(p.name for p in folder.iterdir()) == ["clip1.mp4", "clip1.vtt", "clip2.mp4", "clip2.vtt"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert all(p.stat().st_mode & 0o777 == 0o666 & ~umask for p in folder.iterdir())  # not private temp modes
 
 
 def test_subtitles_match_the_story_cues(clips, story):

@@ -156,3 +156,19 @@ def test_organ_labels_in_anatomy_chapter_only(renderer, story):
     renderer.apply(story.state_at(freeze.end_s - 0.5))
     assert shown and not renderer._labels.GetVisibility()
     assert {"Prostate", "Bladder", "Rectum", "Urethra"} <= names
+
+
+def test_depth_peeled_still_keeps_translucent_organs(story):
+    # Regression: with MSAA on, Mesa's EGL dropped every translucent actor once depth peeling was enabled.
+    r = SceneRenderer(story, SIZE, depth_peels=4)
+    try:
+        assert r.plotter.renderer.GetUseDepthPeeling()
+        state = story.state_at(next(c for c in story.chapters if c.id == "anatomy").end_s - 0.5)
+        r.apply(state)
+        with_bladder = r.image()
+        r.set_options(organs_visible={"bladder": False, "prostate": False})
+        r.apply(state)
+        without = r.image()
+    finally:
+        r.close()
+    assert (np.abs(with_bladder.astype(int) - without.astype(int)).sum(axis=2) > 30).mean() > 0.05

@@ -106,12 +106,13 @@ class BioheatSolver:
     def __init__(self, labels: np.ndarray, spacing_mm: float, props_rows: np.ndarray, *,
                  init_temp_c: float = 37.0, boundary_temp_c: float = 37.0,
                  insulated_axes: tuple[int, ...] = (), max_step_s: float = 5.0,
-                 max_link_factor: float = 0.0, scheme: str = "rkl2"):
+                 max_link_factor: float = 0.0, scheme: str = "rkl2", mirror_low_x: bool = False):
         self.shape = tuple(int(n) for n in labels.shape)
         self.dx_m = spacing_mm * 1e-3
         self.props = K.kernel_props(props_rows)
         self.rest_c = float(init_temp_c)
         self.insulated_axes = tuple(insulated_axes)
+        self.mirror_low_x = bool(mirror_low_x)
         self.max_step_s = float(max_step_s)
         self.scheme = scheme
         nx, ny, nz = self.shape
@@ -145,6 +146,8 @@ class BioheatSolver:
                     sl2 = list(sl)
                     sl2[ax] = end
                     shell[tuple(sl2)] = False
+            if self.mirror_low_x:  # the low-x face is a mirror plane through the first voxel layer
+                shell[0, 1:-1, 1:-1] = False
             self.mat[shell] |= K.FIXED
             self.aux_t[shell] = boundary_temp_c
             self.base_mat[shell] |= K.FIXED
@@ -249,6 +252,8 @@ class BioheatSolver:
 
     def _copy_insulated(self, arrs) -> None:
         for a in arrs:
+            if self.mirror_low_x:  # ghost layer = mirror image of the layer beyond the symmetry plane
+                a[0] = a[2]
             for ax in self.insulated_axes:
                 sl_g0, sl_i0, sl_g1, sl_i1 = ([slice(None)] * 3 for _ in range(4))
                 sl_g0[ax], sl_i0[ax], sl_g1[ax], sl_i1[ax] = 0, 1, -1, -2

@@ -203,6 +203,74 @@ def _shell(mask: np.ndarray) -> np.ndarray:
     return mask & ~inner
 
 
+def _centred_bounds(anatomy, grid_mm: float, margin_mm: float) -> np.ndarray:
+    """The anatomy's default bounds, widened in x to be symmetric about x = 0 with a voxel layer on it.
+
+    The anatomy is left-right symmetric unless a patient's own mesh makes it otherwise; a grid that is too
+    lets :func:`run_thermal` solve half of it (see :func:`_mirror_plan`).
+    """
+    b = np.asarray(anatomy.default_bounds_mm(margin_mm), float).copy()
+    half_width = math.ceil(max(-b[0], b[1]) / grid_mm - 1e-9) * grid_mm
+    b[0], b[1] = -half_width, half_width
+    return b
+
+
+def _mirror_plan(labels: np.ndarray, origin_mm, spacing_mm: float, geoms) -> tuple | None:
+    """``(c, keep, twin)`` if the run is mirror-symmetric about x = 0, else None.
+
+    ``c`` is the index of the voxel layer on x = 0, ``keep`` the probes solved (x >= 0) and ``twin[n]`` the
+    position in ``keep`` of probe ``n`` or of its mirror image.
+    """
+    nx = labels.shape[0]
+    c = (nx - 1) // 2
+    if nx % 2 == 0 or abs(float(origin_mm[0]) + c * spacing_mm) > 1e-6 * spacing_mm:
+        return None
+    if not np.array_equal(labels, labels[::-1]):
+        return None
+
+    def sig(g, sign: float) -> tuple:
+        x, y, z = (float(v) for v in g.tip_mm)
+        return (round(sign * x, 6), round(y, 6), round(z, 6), g.active_length_mm, g.radius_mm, g.group,
+                g.kind)
+
+    keep = [n for n, g in enumerate(geoms) if float(g.tip_mm[0]) >= -1e-9]
+    kept = {sig(geoms[n], 1.0): i for i, n in enumerate(keep)}
+    twin = []
+    for g in geoms:
+        i = kept.get(sig(g, 1.0 if float(g.tip_mm[0]) >= -1e-9 else -1.0))
+        if i is None:
+            return None
+        twin.append(i)
+    if sorted(sig(g, 1.0) for g in geoms) != sorted(sig(g, -1.0) for g in geoms):
+        return None
+    return c, keep, twin
+
+
+def _voxelize(g, origin_mm, spacing_mm: float, shape) -> ProbeVoxels:
+    return voxelize_probe(g.tip_mm, g.active_length_mm, origin_mm, spacing_mm, shape,
+                          g.radius_mm * PROBE_EFFECTIVE_RADIUS_FRACTION)
+
+
+def _half_voxels(pv: ProbeVoxels, c: int) -> ProbeVoxels:
+    """A probe's voxels on the whole grid, restricted to the half from layer ``c`` on (re-indexed)."""
+    def cut(idx):
+        keep = idx[0] >= c
+        return (idx[0][keep] - c, idx[1][keep], idx[2][keep])
+
+    return ProbeVoxels(cut(pv.core), cut(pv.link), pv.link_extra)
+
+
+def _unfold(half: _Run, keep: list[int], twin: list[int], t_wall: float) -> _Run:
+    """The whole-grid run from the solved half (x >= 0) of a mirror-symmetric one."""
+    temps = np.concatenate([half.temps_c[:, :0:-1], half.temps_c], axis=1)
+    min_t = np.concatenate([half.min_temp_c[:0:-1], half.min_temp_c], axis=0)
+    probe = half.probe_temps_c[:, twin]
+    plane_cold = (half.temps_c[:, 0] <= 0).reshape(len(half.times_s), -1).sum(axis=1)
+    cold = 2 * half.cold_counts - plane_cold
+    return _Run(half.times_s, temps, min_t, probe, half.steps, half.stages,
+                time.perf_counter() - t_wall, cold)
+
+
 def _event_times(protocol) -> list[float]:
     groups = range(1, 10)
     out = {0.0, protocol.duration_s}
@@ -224,8 +292,15 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                 *, urethral_temp_c: float | None = None, rectal_temp_c: float | None = BODY_TEMP_C,
                 table: TissueTable | None = None, post_radiation: bool = False,
                 body_temp_c: float = BODY_TEMP_C, snapshot_s: float = SNAPSHOT_S,
-                max_step_s: float = MAX_STEP_S, scheme: str = SCHEME) -> _Run:
+                max_step_s: float = MAX_STEP_S, scheme: str = SCHEME, mirror: bool = True,
+                _mirror_low_x: bool = False, _static_labels: np.ndarray | None = None,
+                _probe_voxels: list[ProbeVoxels] | None = None) -> _Run:
     """Run the protocol on a label grid (the engine under :func:`simulate`; also used by the tests).
+
+    When the grid, its labels and the probes are mirror-symmetric about the plane x = 0 through a voxel
+    layer (the usual whole-gland case), only the half x >= 0 is solved, with a mirror boundary on that
+    plane, and the other half is its mirror image: the same numbers for half the work (``mirror=False``
+    solves the whole grid).
 
     Parameters
     ----------
@@ -250,22 +325,38 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
         Snapshot interval and longest super step, s.
     """
     t_wall = time.perf_counter()
+    plan = _mirror_plan(labels, origin_mm, spacing_mm, geoms) if mirror else None
+    if plan is not None:
+        c, keep, twin = plan
+        half_origin = (float(origin_mm[0]) + c * spacing_mm, float(origin_mm[1]), float(origin_mm[2]))
+        half = run_thermal(labels[c:], half_origin, spacing_mm, [geoms[i] for i in keep], protocol,
+                           urethral_temp_c=urethral_temp_c, rectal_temp_c=rectal_temp_c, table=table,
+                           post_radiation=post_radiation, body_temp_c=body_temp_c, snapshot_s=snapshot_s,
+                           max_step_s=max_step_s, scheme=scheme, mirror=False, _mirror_low_x=True,
+                           _static_labels=labels,
+                           _probe_voxels=[_half_voxels(_voxelize(geoms[i], origin_mm, spacing_mm,
+                                                                 labels.shape), c) for i in keep])
+        return _unfold(half, keep, twin, t_wall)
     table = default_table() if table is None else table
     rows = material_arrays(table, post_radiation=post_radiation, body_temp_c=body_temp_c)
     shape = labels.shape
-    pvs: list[ProbeVoxels] = [
-        voxelize_probe(g.tip_mm, g.active_length_mm, origin_mm, spacing_mm, shape,
-                       g.radius_mm * PROBE_EFFECTIVE_RADIUS_FRACTION) for g in geoms]
+    pvs: list[ProbeVoxels] = (_probe_voxels if _probe_voxels is not None else
+                              [_voxelize(g, origin_mm, spacing_mm, shape) for g in geoms])
     max_link = max([max(pv.link_extra, 0.0) for pv in pvs], default=0.0)
     solver = BioheatSolver(labels, spacing_mm, rows, init_temp_c=body_temp_c, boundary_temp_c=body_temp_c,
-                           max_step_s=max_step_s, max_link_factor=max_link, scheme=scheme)
+                           max_step_s=max_step_s, max_link_factor=max_link, scheme=scheme,
+                           mirror_low_x=_mirror_low_x)
+    # masks of fixed voxels come from the whole grid (a half grid would see its cut face as a border)
+    cut = labels.shape[0] if _static_labels is None else _static_labels.shape[0] - labels.shape[0]
+    full = labels if _static_labels is None else _static_labels
     static_idx, static_t = [], []
     if urethral_temp_c is not None:
         m = labels == _LABEL_URETHRA  # every catheter voxel: they are the lining the metrics report
         static_idx.append(solver.flat(np.nonzero(m)))
         static_t.append(np.full(int(m.sum()), urethral_temp_c, np.float32))
     if rectal_temp_c is not None:
-        m = _shell(labels == _LABEL_RECTUM_LUMEN)
+        m = _shell(full == _LABEL_RECTUM_LUMEN)
+        m = m if _static_labels is None else m[cut:]
         static_idx.append(solver.flat(np.nonzero(m)))
         static_t.append(np.full(int(m.sum()), rectal_temp_c, np.float32))
     core_flat = [solver.flat(pv.core) for pv in pvs]
@@ -420,7 +511,7 @@ def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatom
     if anatomy is None:
         anatomy = (phantom_anatomy(scene.phantom) if scene.phantom is not None
                    else build_anatomy(scene.anatomy, base_dir=Path(scene.path).parent))
-    grid = anatomy.label_grid(grid_mm, margin_mm=scene.thermal.margin_mm)
+    grid = anatomy.label_grid(grid_mm, bounds_mm=_centred_bounds(anatomy, grid_mm, scene.thermal.margin_mm))
     probes = resolve_probes(scene, anatomy)
     sensor_pos = resolve_sensors(scene, anatomy)
     skin_z = float(anatomy.landmarks.skin_z_mm)

@@ -60,7 +60,10 @@ def test_one_phase_neumann_front_within_half_a_voxel():
 def default_setup():
     scene = load_scene(SCENES / "salvage_whole_gland.toml")
     anatomy = build_anatomy(scene.anatomy)
-    grid = anatomy.label_grid(2.0, margin_mm=scene.thermal.margin_mm)
+    # the grid simulate() uses: symmetric about x = 0 with a voxel layer on it
+    from cryoviz.thermal import _centred_bounds
+
+    grid = anatomy.label_grid(2.0, bounds_mm=_centred_bounds(anatomy, 2.0, scene.thermal.margin_mm))
     probes = resolve_probes(scene, anatomy)
     geoms = [P.ProbeGeometry.from_probe(p, anatomy.landmarks.skin_z_mm) for p in probes]
     return scene, anatomy, grid, geoms
@@ -135,3 +138,23 @@ def test_large_super_steps_agree_with_small_ones():
         assert abs(int(a) - int(b)) <= 0.03 * b
     diff = np.abs(fast.temps_c.astype(np.float32) - fine.temps_c.astype(np.float32))
     assert diff.max() < 3.5  # °C, anywhere at any snapshot (gradients reach 100 °C/mm at the probe)
+
+
+def test_mirror_half_solve_equals_the_whole_grid(default_setup):
+    # A left-right symmetric scene is solved on the half x >= 0 with a mirror plane; the unfolded result
+    # must be the whole-grid solve (float16 snapshots: within one rounding step).
+    _, _, grid, geoms = default_setup
+    from cryoviz.thermal import _mirror_plan
+
+    assert _mirror_plan(grid.labels, grid.origin_mm, grid.spacing_mm, geoms) is not None
+    one = Protocol(cycles=(FreezeCycle(200.0, 60.0, "passive"),))
+    half = run_thermal(grid.labels, grid.origin_mm, grid.spacing_mm, geoms, one, urethral_temp_c=42.0)
+    whole = run_thermal(grid.labels, grid.origin_mm, grid.spacing_mm, geoms, one, urethral_temp_c=42.0,
+                        mirror=False)
+    assert half.temps_c.shape == whole.temps_c.shape
+    assert np.abs(half.temps_c.astype(np.float32) - whole.temps_c.astype(np.float32)).max() <= 0.13
+    assert np.abs(half.min_temp_c - whole.min_temp_c).max() < 0.01
+    assert np.array_equal(half.cold_counts, whole.cold_counts)
+    assert half.min_temp_c.min() < -100  # the probes froze something
+    # an asymmetric layout is solved whole
+    assert _mirror_plan(grid.labels, grid.origin_mm, grid.spacing_mm, geoms[:1]) is None

@@ -37,6 +37,11 @@ def _hex_rgb(colour: str) -> tuple[float, float, float]:
     return tuple(int(c[i:i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
 
 
+#: font size of each text piece at a 720-pixel-high window, and its smallest size
+_FONT_PX = {"caption": (30, 8), "title": (24, 7), "clock": (24, 7), "readouts": (17, 6),
+            "disclaimer": (15, 6), "card_text": (44, 10), "card_sub": (22, 7), "legend_text": (17, 6)}
+
+
 def plain_text(text: str) -> str:
     """Replace characters VTK's built-in font lacks when no DejaVu font is available."""
     return text if FONT_FILE else text.replace("\u2212", "-").replace("\u2013", "-")
@@ -103,32 +108,42 @@ class Overlay:
     """
 
     def __init__(self, renderer, size: tuple[int, int]):
-        self.size = size
-        h = size[1]
-        unit = max(h / 720.0, 0.25)
-        self._unit = unit
-        self.caption_px = max(round(30 * unit), 8)
-        self.caption = _text_actor(self.caption_px, justify="centered", vjust="bottom", background=0.72)
-        self.title = _text_actor(max(int(24 * unit), 7), bold=True, vjust="top")
-        self.clock = _text_actor(max(int(24 * unit), 7), bold=True, justify="right", vjust="top")
-        self.readouts = _text_actor(max(int(17 * unit), 6), justify="right", vjust="top", background=0.5)
-        self.disclaimer = _text_actor(max(int(15 * unit), 6), justify="right", vjust="bottom",
-                                      background=0.6, colour="#ffd27f")
-        self.card_text = _text_actor(max(int(44 * unit), 10), bold=True, justify="centered",
-                                     vjust="centered")
-        self.card_sub = _text_actor(max(int(22 * unit), 7), justify="centered", vjust="top")
+        self.caption = _text_actor(30, justify="centered", vjust="bottom", background=0.72)
+        self.title = _text_actor(24, bold=True, vjust="top")
+        self.clock = _text_actor(24, bold=True, justify="right", vjust="top")
+        self.readouts = _text_actor(17, justify="right", vjust="top", background=0.5)
+        self.disclaimer = _text_actor(15, justify="right", vjust="bottom", background=0.6, colour="#ffd27f")
+        self.card_text = _text_actor(44, bold=True, justify="centered", vjust="centered")
+        self.card_sub = _text_actor(22, justify="centered", vjust="top")
         self.card_bg, _ = _rect_actor("#0b1016", 0.93)
-        self.legend_text = _text_actor(max(int(17 * unit), 6), vjust="top", background=0.5)
+        self.legend_text = _text_actor(17, vjust="top", background=0.5)
         self.legend_swatches = []
         for level, (colour, _op) in sorted(ISOTHERM_STYLE.items(), reverse=True):
             actor, pts = _rect_actor(colour, 1.0)
             self.legend_swatches.append((level, actor, pts))
-        self._place()
+        self._last: dict[str, object] = {}
+        self.size = (0, 0)
+        self.resize(size)
+        # the card's background is added first: 2D props draw in order, so the texts stay on top of it
         for a in (self.card_bg, self.caption, self.title, self.clock, self.readouts, self.disclaimer,
                   self.legend_text, *(s[1] for s in self.legend_swatches), self.card_text, self.card_sub):
             renderer.AddViewProp(a)
-        # the card covers everything, so it is drawn last
-        self._last: dict[str, object] = {}
+
+    def resize(self, size: tuple[int, int]) -> None:
+        """Lay the overlay out again for a window of ``size`` (the app's view follows the browser)."""
+        size = (int(size[0]), int(size[1]))
+        if size == self.size:
+            return
+        self.size = size
+        self._unit = max(size[1] / 720.0, 0.25)
+        for name, (px, least) in _FONT_PX.items():
+            getattr(self, name).GetTextProperty().SetFontSize(max(round(px * self._unit), least))
+        self.caption_px = self.caption.GetTextProperty().GetFontSize()
+        self._place()
+        self._last.pop("levels", None)
+        # wrapped texts depend on the width: force them to be set again
+        for key in ("caption", "card", "card_sub"):
+            self._last.pop(key, None)
 
     def _place(self) -> None:
         w, h = self.size

@@ -366,6 +366,7 @@ class SceneRenderer:
         self.plotter.renderer.ResetCameraClippingRange()
 
     def _apply_overlay(self, state) -> None:
+        self.overlay.resize(tuple(self.plotter.window_size))
         shown = set(state.isotherms_c) & set(self._opts["isotherms_c"])
         legend = [(level, label) for level, label in state.legend if level in shown]
         chapter = state.chapter

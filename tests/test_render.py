@@ -172,3 +172,17 @@ def test_depth_peeled_still_keeps_translucent_organs(story):
     finally:
         r.close()
     assert (np.abs(with_bladder.astype(int) - without.astype(int)).sum(axis=2) > 30).mean() > 0.05
+
+
+def test_overlay_follows_a_resized_window(story):
+    r = SceneRenderer(story, SIZE)
+    try:
+        r.plotter.window_size = (400, 240)
+        r.apply(story.state_at(1.0))
+        img = r.image()
+        assert img.shape[:2] == (240, 400)
+        assert r.overlay.size == (400, 240)
+        x, y = r.overlay.disclaimer.GetPosition()
+        assert x <= 400 and y >= 0  # the disclaimer sits inside the new window
+    finally:
+        r.close()

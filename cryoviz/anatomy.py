@@ -177,8 +177,9 @@ class Anatomy:
             elif organ == "perineum":  # a flat slab: a subdivided box is exact (and decimation hates planes)
                 self._meshes[organ] = box_mesh(self._geo.perineum_box)
             else:
-                self._meshes[organ] = mesh_from_implicit(self._geo.mesh_fn(organ), self._geo.bounds(organ),
-                                                     MESH_SPACING_MM[organ], MESH_TRIANGLE_BUDGET[organ])
+                self._meshes[organ] = _cached_mesh(self.params, organ, lambda: mesh_from_implicit(
+                    self._geo.mesh_fn(organ), self._geo.bounds(organ), MESH_SPACING_MM[organ],
+                    MESH_TRIANGLE_BUDGET[organ]))
         return self._meshes[organ]
 
     def meshes(self) -> dict:
@@ -431,3 +432,47 @@ def write_default_meshes(out_dir: str | Path) -> list[Path]:
             tmp.chmod(0o644)
         paths.append(target)
     return paths
+
+
+def _cached_mesh(params: AnatomyParams, organ: str, build):
+    """A generated organ mesh from the on-disk cache (``$CRYOVIZ_CACHE/meshes``), built and stored on a miss.
+
+    The key covers the parameters, the organ, the meshing settings and the shape code, so a change in any of
+    them builds anew. Meshing every organ costs about 1.4 s; reading them back about 0.05 s (app start-up).
+    A cache that cannot be read or written is skipped.
+    """
+    import hashlib
+    import json
+    import os
+    import tempfile
+    from dataclasses import asdict
+
+    import pyvista as pv
+
+    from cryoviz._cache import cache_dir
+
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in ("anatomy.py", "_shapes.py", "mesh_io.py"):
+        h.update((here / name).read_bytes())
+    parts = {"params": {k: v for k, v in asdict(params).items() if k != "meshes"}, "organ": organ,
+             "spacing": MESH_SPACING_MM[organ], "budget": MESH_TRIANGLE_BUDGET[organ], "code": h.hexdigest()}
+    key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    path = cache_dir() / "meshes" / f"{organ}-{key}.vtp"
+    try:
+        if path.is_file():
+            mesh = pv.read(path)
+            if mesh.n_cells > 0:
+                return mesh
+    except Exception:  # a damaged entry is rebuilt below
+        pass
+    mesh = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".vtp", dir=path.parent)
+        os.close(fd)
+        mesh.save(tmp)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return mesh

@@ -141,9 +141,15 @@ class Overlay:
         self.caption_px = self.caption.GetTextProperty().GetFontSize()
         self._place()
         self._last.pop("levels", None)
-        # wrapped texts depend on the width: force them to be set again
-        for key in ("caption", "card", "card_sub"):
-            self._last.pop(key, None)
+        # wrapped texts depend on the width: wrap them again
+        raw = getattr(self, "_raw", None)
+        if raw is not None:
+            for key in ("caption", "card", "card_sub"):
+                self._last.pop(key, None)
+            self._set_wrapped(*raw)
+            levels = self._last_levels
+            self._place_swatches(levels)
+            self._last["levels"] = levels
 
     def _place(self) -> None:
         w, h = self.size
@@ -182,6 +188,11 @@ class Overlay:
         chars = max(int(0.86 * self.size[0] / (0.52 * self.caption_px)), 20)
         return "\n".join(textwrap.wrap(text, chars)) if text else ""
 
+    def _set_wrapped(self, caption: str, card: str | None, card_sub: str) -> None:
+        self._set("caption", self.caption, self.wrap(caption))
+        self._set("card", self.card_text, "\n".join(textwrap.wrap(card, 36)) if card else "")
+        self._set("card_sub", self.card_sub, self.wrap(card_sub) if card else "")
+
     def _set(self, key: str, actor: vtkTextActor, text: str) -> None:
         if self._last.get(key) != text:
             actor.SetInput(plain_text(text) if text else " ")
@@ -192,16 +203,16 @@ class Overlay:
                legend: list[tuple[float, str]], card: str | None, card_sub: str = "",
                show_legend: bool = True) -> None:
         """Set every overlay from plain strings (``None``/empty hides a piece)."""
-        self._set("caption", self.caption, self.wrap(caption))
+        self._raw = (caption, card, card_sub)
+        self._set_wrapped(caption, card, card_sub)
         self._set("title", self.title, title)
         self._set("clock", self.clock, clock)
         self._set("readouts", self.readouts, readouts)
         self._set("disclaimer", self.disclaimer, disclaimer)
         self._set("legend", self.legend_text, "\n".join(t for _l, t in legend) if show_legend else "")
         levels = [lvl for lvl, _t in legend] if show_legend else []
+        self._last_levels = levels
         if self._last.get("levels") != levels:
             self._place_swatches(levels)
             self._last["levels"] = levels
-        self._set("card", self.card_text, "\n".join(textwrap.wrap(card, 36)) if card else "")
-        self._set("card_sub", self.card_sub, self.wrap(card_sub) if card else "")
         self.card_bg.SetVisibility(bool(card))

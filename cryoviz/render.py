@@ -98,6 +98,11 @@ class SceneRenderer:
             self._build_ultrasound()
         self._iso_key: object = None
         self._state = None
+        # the app's remote view resizes the window and renders without a new state: lay out on every render
+        self._resize_tag = pl.renderer.AddObserver("StartEvent", self._follow_window_size)
+
+    def _follow_window_size(self, *_args) -> None:
+        self.overlay.resize(tuple(self.plotter.ren_win.GetSize()))
 
     # ------------------------------------------------------------------ build (once)
     def _build_organs(self) -> None:

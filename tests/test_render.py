@@ -184,5 +184,10 @@ def test_overlay_follows_a_resized_window(story):
         assert r.overlay.size == (400, 240)
         x, y = r.overlay.disclaimer.GetPosition()
         assert x <= 400 and y >= 0  # the disclaimer sits inside the new window
+        # as the app's remote view does it: a new window size and a render, no new state
+        r.plotter.ren_win.SetSize(640, 360)
+        r.plotter.ren_win.Render()
+        assert r.overlay.size == (640, 360)
+        assert r.overlay.caption.GetTextProperty().GetFontSize() == 15  # 30 px at 720 high
     finally:
         r.close()

@@ -475,14 +475,17 @@ class ConsultationApp(TrameApp):
                 tuned += 1
         return tuned
 
-    async def _play_loop(self, fps: float = 12.0) -> None:
-        last = time.monotonic()
+    async def _play_loop(self, fps: float = 12.0, trim_every_s: float = 20.0) -> None:
+        last = last_trim = time.monotonic()
         while True:
             await asyncio.sleep(1.0 / fps)
             now = time.monotonic()
             if self.state.playing:
                 with self.state:
                     self.tick(now - last)
+                if now - last_trim > trim_every_s:
+                    st.release_freed_memory()
+                    last_trim = now
             last = now
 
     def _on_exit(self, **_):

@@ -122,6 +122,8 @@ class Overlay:
             actor, pts = _rect_actor(colour, 1.0)
             self.legend_swatches.append((level, actor, pts))
         self._last: dict[str, object] = {}
+        self._raw: tuple[str, str | None, str] | None = None  # caption, card, card_sub as last given
+        self._last_levels: list[float] = []
         self.size = (0, 0)
         self.resize(size)
         # the card's background is added first: 2D props draw in order, so the texts stay on top of it
@@ -142,14 +144,12 @@ class Overlay:
         self._place()
         self._last.pop("levels", None)
         # wrapped texts depend on the width: wrap them again
-        raw = getattr(self, "_raw", None)
-        if raw is not None:
+        if self._raw is not None:
             for key in ("caption", "card", "card_sub"):
                 self._last.pop(key, None)
-            self._set_wrapped(*raw)
-            levels = self._last_levels
-            self._place_swatches(levels)
-            self._last["levels"] = levels
+            self._set_wrapped(*self._raw)
+            self._place_swatches(self._last_levels)
+            self._last["levels"] = self._last_levels
 
     def _place(self) -> None:
         w, h = self.size

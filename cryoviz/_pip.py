@@ -53,6 +53,15 @@ class UltrasoundInset:
         cam.SetParallelScale((n - 1) / 2.0)
         self._key: object = None
 
+    def shows(self, key: object) -> bool:
+        """True when the picture identified by ``key`` is the one already shown."""
+        return key is not None and key == self._key
+
+    def reveal(self) -> None:
+        """Draw the inset (with the picture it already holds)."""
+        self.renderer.DrawOn()
+        self.actor.SetVisibility(True)
+
     def show(self, image: np.ndarray | None, key: object = None) -> None:
         """Show a grayscale (H, W) uint8 image, or hide the inset when ``image`` is None.
 
@@ -62,9 +71,8 @@ class UltrasoundInset:
             self.renderer.DrawOff()
             self.actor.SetVisibility(False)
             return
-        self.renderer.DrawOn()
-        self.actor.SetVisibility(True)
-        if key is not None and key == self._key:
+        self.reveal()
+        if self.shows(key):
             return
         self._key = key
         n = self.size_px

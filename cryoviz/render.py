@@ -262,8 +262,8 @@ class SceneRenderer:
         t = max(float(state.isotherm_time_s if state.isotherm_time_s is not None else 0.0), 0.0)
         depths = tuple(float(state.probe_depths_mm.get(p.name, 0.0)) for p in self.result.probes)
         key = (round(t, 3), depths)
-        if key == self._us._key:
-            self._us.show(np.empty(0), key)
+        if self._us.shows(key):  # same picture: only make sure the inset is drawn
+            self._us.reveal()
             return
         n = self._us.size_px
         img = ultrasound_frame(self.anatomy, self.result, t, plane="sagittal", size_px=(n, n),

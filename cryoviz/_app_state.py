@@ -30,9 +30,11 @@ __all__ = [
     "chapter_jump_s",
     "encode_png",
     "format_clock",
+    "map_in",
     "organ_display_name",
     "png_data_url",
     "probe_rows",
+    "release_freed_memory",
     "sensor_chart_svg",
     "sized_scene",
     "spared_numbers",
@@ -336,3 +338,24 @@ def release_freed_memory() -> bool:
         return bool(ctypes.CDLL(name).malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+def map_in(array: Any) -> int:
+    """Read one byte of every page of a memory-mapped array, so that all of it is resident; return the count.
+
+    A cached thermal result is memory-mapped (``temps.npy``, about 180 MB at 1 mm) and pages arrive as the
+    story first plays through them: the server's memory then grows during the first minutes of a
+    consultation, and the first pass through the freeze jumps to the disk. Mapping it in once at install
+    (in a background thread) settles the memory before Play and keeps it flat. The pages stay file-backed:
+    the kernel may drop them under pressure and several consultation processes on one scene share them.
+    Arrays that are not memory-mapped are left alone (returns 0).
+    """
+    import mmap
+
+    if not isinstance(array, np.memmap) or array.size == 0:
+        return 0
+    flat = np.asarray(array).reshape(-1).view(np.uint8)
+    step = mmap.PAGESIZE
+    touched = flat[::step]
+    int(touched.sum(dtype=np.int64))   # the read is what matters; the sum only keeps it from being elided
+    return int(touched.size)

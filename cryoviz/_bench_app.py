@@ -6,7 +6,7 @@ Called by :mod:`cryoviz.bench` for ``cryoviz bench app`` / ``all`` (``run(quick,
 * cold start: process spawn to the first non-blank 3D picture in the page;
 * latency: a Timeline change to the next picture in the page, with the 3D view at 1280×720 (median, p95);
 * memory: the server's resident set while the story plays for N minutes (10 in full, 1 with ``quick``),
-  and its growth from the first to the last minute.
+  sampled every 5 s (split into heap and mapped files), and its growth from the first to the last minute.
 
 The naive peer, run in this process: rebuilding the renderer for each timeline change (what a page that
 re-adds its actors per frame does) against applying the state in place, both at 1280×720.
@@ -58,11 +58,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int) -> dict[str, float]:
+    """The process's resident memory, MB: total, anonymous (heap) and file-backed (mapped files)."""
+    keys = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file"}
+    out = dict.fromkeys(keys.values(), float("nan"))
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return float(line.split()[1]) / 1024.0
-    return float("nan")
+        head = line.split(maxsplit=1)[0] if line else ""
+        if head in keys:
+            out[keys[head]] = float(line.split()[1]) / 1024.0
+    return out
 
 
 def _first_image(page, timeout_s: float = 120.0) -> None:
@@ -185,7 +189,8 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
                 play = page.get_by_role("button", name="Play")
                 if play.count():
                     play.click()
-                samples.append((time.monotonic() - t0, _rss_mb(proc.pid)))
+                m = _rss_mb(proc.pid)
+                samples.append((time.monotonic() - t0, m["rss"], m["anon"], m["file"]))
                 time.sleep(min(5.0, play_s / 12))
             if page.get_by_role("button", name="Pause").count():
                 page.get_by_role("button", name="Pause").click()
@@ -195,7 +200,11 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
             late = rss[rss[:, 0] >= play_s - minute, 1].mean()
             res["memory"] = {"played_s": play_s, "rss_start_mb": float(rss[0, 1]),
                              "rss_max_mb": float(rss[:, 1].max()), "rss_end_mb": float(rss[-1, 1]),
-                             "growth_pct": float(100.0 * (late - early) / early)}
+                             "growth_pct": float(100.0 * (late - early) / early),
+                             "anon_start_mb": float(rss[0, 2]), "anon_end_mb": float(rss[-1, 2]),
+                             "file_start_mb": float(rss[0, 3]), "file_end_mb": float(rss[-1, 3]),
+                             "samples_t_s_rss_anon_file_mb": [[round(float(v), 1) for v in row]
+                                                              for row in samples]}
             browser.close()
     finally:
         proc.terminate()
@@ -218,7 +227,8 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
           f"median {lat['median']:.0f} ms, p95 {lat['p95']:.0f} ms (goal median <= 250)", file=out)
     print(f"app: server RSS {m['rss_start_mb']:.0f} -> {m['rss_end_mb']:.0f} MB (max {m['rss_max_mb']:.0f}) "
           f"after {m['played_s'] / 60:.0f} min playing, growth {m['growth_pct']:+.1f} % "
-          f"(goal <= 1024 MB, < 5 %)", file=out)
+          f"(goal <= 1024 MB, < 5 %); heap {m['anon_start_mb']:.0f} -> {m['anon_end_mb']:.0f} MB, "
+          f"mapped files {m['file_start_mb']:.0f} -> {m['file_end_mb']:.0f} MB", file=out)
     pe = res["peer"]
     print(f"app: per timeline change in place {pe['in_place_median_ms']:.0f} ms vs naive rebuilt renderer "
           f"{pe['rebuilt_median_ms']:.0f} ms ({pe['speedup']:.1f}x)", file=out)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import itertools
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,7 @@ class ConsultationApp(TrameApp):
         self._us_last = (None, 0.0)
         self.view = None
         self.renderer = None
+        self.map_thread: threading.Thread | None = None
         self.story = None
         self.grid_mm: float | None = None
         self.resim = st.Resimulator(self._build_story, self._from_worker, self._worker_failed,
@@ -130,7 +132,7 @@ class ConsultationApp(TrameApp):
             "volume_ml": float(a.volume_ml), "rectum_gap_mm": float(a.rectum_gap_mm),
             "hydrodissection": bool(a.hydrodissection),
             "preset": self.scene.layout.preset if self.scene.layout is not None else "whole_gland",
-            "presets": list(_presets()), "speeds": list(st.SPEEDS), "langs": _languages(),
+            "presets": [], "speeds": list(st.SPEEDS), "langs": _languages(),
             "sim_status": "preview", "sim_busy": True, "sim_error": "", "sim_generation": 0,
             "spared": {}, "spared_lines": [], "us_src": "", "sensor_svg": "", "probe_rows": [],
             "numbers": [], "legend": [], "screenshot_path": "", "labels": {}, "disclaimer": "",
@@ -146,6 +148,8 @@ class ConsultationApp(TrameApp):
         self.state.disclaimer = text.get("common", {}).get("disclaimer", "")
         self.state.spared_title = text.get("spared", {}).get("title", "")
         self.state.legend = _legend(text)
+        names = text.get("layouts", {})
+        self.state.presets = [{"key": p, "label": str(names.get(p, p.replace("_", " ")))} for p in _presets()]
         if self.story is not None:
             self._organ_list()
 
@@ -225,6 +229,9 @@ class ConsultationApp(TrameApp):
         if old is not None:
             self._forget_window(old.plotter.render_window)
             old.close()
+        self.map_thread = threading.Thread(target=st.map_in, args=(getattr(story.result, "temps_c", None),),
+                                           name="cryoviz-map-in", daemon=True)
+        self.map_thread.start()
 
     def _forget_window(self, render_window) -> None:
         """Drop a replaced render window from trame-vtk's object map, which would keep it (and its meshes)

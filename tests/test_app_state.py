@@ -260,10 +260,13 @@ def test_language_changes_caption_chapters_and_labels(app):
     assert [c["title"] for c in app.state.chapters] != en[1]
     assert app.state.spared_lines != en[2]
     assert app.state.disclaimer != "For patient education only. Not for treatment planning."
+    layouts = {p["key"]: p["label"] for p in app.state.presets}
+    assert layouts["whole_gland"] == "Glándula completa" and set(layouts) >= {"hemi_left", "focal"}
     _set(app, lang="xx")          # unknown: back to the story's language
     assert app.state.lang == "es"
     _set(app, lang="en")
     assert app.state.caption == en[0]
+    assert {p["key"]: p["label"] for p in app.state.presets}["whole_gland"] == "Whole gland"
 
 
 def test_organ_toggle_removes_that_organ(app):
@@ -355,3 +358,49 @@ def test_release_freed_memory_gives_pages_back_on_glibc():
     del blocks[::2]
     del blocks
     assert release_freed_memory() is True
+
+
+def _rss_file_mb() -> float:
+    from pathlib import Path
+
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return float(line.split()[1]) / 1024.0
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+def test_map_in_makes_a_memory_mapped_array_resident(tmp_path):
+    path = tmp_path / "snapshots.npy"
+    np.save(path, np.arange(16 * 2**20 // 2, dtype=np.float16))    # 16 MB
+    mm = np.load(path, mmap_mode="r")
+    before = _rss_file_mb()
+    pages = st.map_in(mm)
+    assert pages >= mm.nbytes // 4096
+    assert _rss_file_mb() - before > 0.9 * mm.nbytes / 2**20
+    assert st.map_in(np.zeros(1000)) == 0 and st.map_in(None) == 0
+
+
+def test_a_cached_result_is_mapped_in_at_install_so_memory_does_not_grow_while_playing(
+        app, tmp_path_factory, monkeypatch):
+    from cryoviz.app import ConsultationApp
+    from cryoviz.scene import load_scene
+
+    calls, real_map_in = [], st.map_in
+
+    def spy(array):
+        calls.append((array, real_map_in(array)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(st, "map_in", spy)
+    # the fixture's 3 mm result is in the cache now: a second consultation loads it memory-mapped
+    again = ConsultationApp(load_scene(SCENE), size=SIZE, preview_grid_mm=4.0, full_grid_mm=3.0,
+                            screenshot_dir=tmp_path_factory.mktemp("shots2"))
+    try:
+        assert again.future is None and again.state.sim_status == "full"
+        temps = again.story.result.temps_c
+        assert isinstance(temps, np.memmap)
+        again.map_thread.join(timeout=60)
+        assert not again.map_thread.is_alive()
+        assert len(calls) == 1 and calls[0][0] is temps and calls[0][1] >= temps.nbytes // 4096
+    finally:
+        again._on_exit()

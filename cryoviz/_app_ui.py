@@ -174,7 +174,7 @@ def _side_column(app) -> None:
                 html.Span("{{ labels.layout || 'Probe layout' }}")
                 with html.Select(raw_attrs=['v-model="preset"', 'aria-label="Probe layout"'],
                                  classes="cv-select"):
-                    html.Option("{{ p.replace('_', ' ') }}", v_for="p in presets", key="p", value=("p",))
+                    html.Option("{{ p.label }}", v_for="p in presets", key="p.key", value=("p.key",))
     with html.Div(v_if="clinician", classes="cv-panel",
                   raw_attrs=['role="region"', 'aria-label="Clinician"']):
         html.H2("{{ labels.sensors || 'Sensors' }}")

@@ -8,7 +8,7 @@ import pytest
 
 from cryoviz import text as text_mod
 from cryoviz.errors import InputError
-from cryoviz.scene import LANGUAGES, ORGAN_NAMES
+from cryoviz.scene import LANGUAGES, LAYOUT_PRESETS, ORGAN_NAMES
 from cryoviz.text import (
     CHAPTER_IDS,
     chapter_id,
@@ -99,6 +99,9 @@ def test_ui_names_match_the_accessible_name_contract():
         organs = load_text(lang)["organs"]
         assert set(organs) == set(ORGAN_NAMES)
         assert len(set(organs.values())) == len(ORGAN_NAMES)  # toggles must be told apart
+        layouts = load_text(lang)["layouts"]                     # the app's "Probe layout" choices
+        assert set(layouts) == set(LAYOUT_PRESETS) and len(set(layouts.values())) == len(LAYOUT_PRESETS)
+        assert not any("_" in name for name in layouts.values())
 
 
 def test_disclaimer_and_legend_say_what_they_must():

@@ -512,14 +512,12 @@ class ConsultationApp(TrameApp):
 def thermal_is_cached(scene, grid_mm: float) -> bool:
     """Whether the thermal result of ``scene`` at ``grid_mm`` is in the on-disk cache (loads in ~1 s).
 
-    Uses the thermal module's cache key; any failure answers False (the app then starts with a preview).
+    Any failure answers False (the app then starts with a preview).
     """
     try:
-        from cryoviz import _cache, thermal
-        from cryoviz.tissue import default_table
+        from cryoviz.thermal import is_cached
 
-        key = _cache.hash_key(thermal._cache_parts(scene, float(grid_mm), default_table()))
-        return (_cache.cache_dir() / f"thermal-{key}" / "meta.json").is_file()
+        return is_cached(scene, float(grid_mm))
     except Exception:
         return False
 

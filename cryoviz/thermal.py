@@ -56,6 +56,7 @@ __all__ = [
     "PROBE_EFFECTIVE_RADIUS_FRACTION",
     "SNAPSHOT_S",
     "ThermalResult",
+    "is_cached",
     "run_thermal",
     "simulate",
 ]
@@ -461,6 +462,16 @@ def _cache_parts(scene, grid_mm: float, table: TissueTable) -> dict:
 
 def _probe_to_dict(p) -> dict:
     return asdict(p)
+
+
+def is_cached(scene, grid_mm: float | None = None, cache_dir: str | Path | None = None) -> bool:
+    """Whether :func:`simulate` would load ``scene`` at ``grid_mm`` from the on-disk cache (no solve).
+
+    Only the cache entry's presence is checked (cheap); an entry found unreadable later is recomputed.
+    """
+    grid_mm = float(scene.thermal.grid_mm if grid_mm is None else grid_mm)
+    key = _cache.hash_key(_cache_parts(scene, grid_mm, default_table()))
+    return (_cache.cache_dir(cache_dir) / f"thermal-{key}" / "meta.json").is_file()
 
 
 def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatomy=None,

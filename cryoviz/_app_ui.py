@@ -127,7 +127,8 @@ def _side_column(app) -> None:
     with html.Div(classes="cv-panel", raw_attrs=['role="region"', 'aria-label="What was spared"']):
         html.H2("{{ spared_title || 'What was spared' }}")
         html.Div("{{ line }}", v_for="line in spared_lines", key="line")
-        html.Div("{{ sim_busy ? '… ' : '' }}{{ sim_status }} · {{ grid_mm }} mm {{ sim_error }}",
+        html.Div("{{ sim_busy ? '… ' : '' }}{{ labels['sim_' + sim_status] || sim_status }} · "
+                 "{{ grid_mm }} mm {{ sim_error }}",
                  classes="cv-small mt-1",
                  raw_attrs=['aria-live="polite"', 'id="cv-sim"', ':data-gen="sim_generation"',
                             ':data-sim="sim_busy ? \'busy\' : sim_status"'])

@@ -177,6 +177,7 @@ def test_language_changes_the_caption_text(page):
     assert page.get_by_role("button", name="Play").count() == 1   # accessible names stay the contract's
     layouts = page.locator('select[aria-label="Probe layout"] option')
     assert "Glándula completa" in layouts.all_inner_texts()
+    assert page.locator("#cv-sim").inner_text().startswith("Resultado completo · ")   # status in Spanish too
     assert layouts.first.get_attribute("value") == "whole_gland"   # the value stays the scene-format id
     page.get_by_label("Language", exact=True).select_option("en")
     page.wait_for_function("c => document.querySelector('.cv-caption').innerText === c", arg=en,

@@ -13,6 +13,7 @@ folder that cannot be read (corrupt, truncated, wrong shape) is treated as missi
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cache_dir", "hash_key", "load", "store"]
+__all__ = ["cache_dir", "hash_key", "is_stored", "load", "source_digest", "store"]
 
 _FORMAT = 1
 
@@ -39,6 +40,25 @@ def hash_key(parts: dict) -> str:
     """A stable hex key for a JSON-able description of a run."""
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(f"{_FORMAT}:{text}".encode()).hexdigest()[:32]
+
+
+@functools.cache
+def source_digest(names: tuple[str, ...]) -> str:
+    """SHA-256 of the named modules of this package (name and bytes; absent ones skipped), read once per
+    process: part of a cache key, so that a change in the code computes anew."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in names:
+        p = here / name
+        if p.exists():
+            h.update(name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def is_stored(folder: Path, key: str) -> bool:
+    """Whether a result for ``key`` is in ``folder`` (presence only; :func:`load` checks it is readable)."""
+    return (Path(folder) / f"thermal-{key}" / "meta.json").is_file()
 
 
 def load(folder: Path, key: str) -> dict | None:

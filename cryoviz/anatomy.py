@@ -441,24 +441,17 @@ def _cached_mesh(params: AnatomyParams, organ: str, build):
     them builds anew. Meshing every organ costs about 1.4 s; reading them back about 0.05 s (app start-up).
     A cache that cannot be read or written is skipped.
     """
-    import hashlib
-    import json
-    import os
-    import tempfile
     from dataclasses import asdict
 
     import pyvista as pv
 
-    from cryoviz._cache import cache_dir
+    from cryoviz._cache import cache_dir, hash_key, source_digest
+    from cryoviz._io import atomic_path
 
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for name in ("anatomy.py", "_shapes.py", "mesh_io.py"):
-        h.update((here / name).read_bytes())
     parts = {"params": {k: v for k, v in asdict(params).items() if k != "meshes"}, "organ": organ,
-             "spacing": MESH_SPACING_MM[organ], "budget": MESH_TRIANGLE_BUDGET[organ], "code": h.hexdigest()}
-    key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    path = cache_dir() / "meshes" / f"{organ}-{key}.vtp"
+             "spacing": MESH_SPACING_MM[organ], "budget": MESH_TRIANGLE_BUDGET[organ],
+             "code": source_digest(("anatomy.py", "_shapes.py", "mesh_io.py"))}
+    path = cache_dir() / "meshes" / f"{organ}-{hash_key(parts)}.vtp"
     try:
         if path.is_file():
             mesh = pv.read(path)
@@ -469,10 +462,8 @@ def _cached_mesh(params: AnatomyParams, organ: str, build):
     mesh = build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".vtp", dir=path.parent)
-        os.close(fd)
-        mesh.save(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".vtp") as tmp:
+            mesh.save(tmp)
     except OSError:
         pass
     return mesh

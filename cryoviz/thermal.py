@@ -428,15 +428,9 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
 
 # ---------------------------------------------------------------------------------------------------------
 def _source_digest() -> str:
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for name in ("thermal.py", "_solver.py", "_kernels.py", "_probe_voxels.py", "tissue.py", "probes.py",
-                 "metrics.py", "anatomy.py", "_shapes.py", "layout.py", "mesh_io.py"):
-        p = here / name
-        if p.exists():
-            h.update(name.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
+    return _cache.source_digest(("thermal.py", "_solver.py", "_kernels.py", "_probe_voxels.py", "tissue.py",
+                                 "probes.py", "metrics.py", "anatomy.py", "_shapes.py", "layout.py",
+                                 "mesh_io.py"))
 
 
 def _cache_parts(scene, grid_mm: float, table: TissueTable) -> dict:
@@ -470,8 +464,8 @@ def is_cached(scene, grid_mm: float | None = None, cache_dir: str | Path | None 
     Only the cache entry's presence is checked (cheap); an entry found unreadable later is recomputed.
     """
     grid_mm = float(scene.thermal.grid_mm if grid_mm is None else grid_mm)
-    key = _cache.hash_key(_cache_parts(scene, grid_mm, default_table()))
-    return (_cache.cache_dir(cache_dir) / f"thermal-{key}" / "meta.json").is_file()
+    return _cache.is_stored(_cache.cache_dir(cache_dir), _cache.hash_key(_cache_parts(scene, grid_mm,
+                                                                                      default_table())))
 
 
 def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatomy=None,

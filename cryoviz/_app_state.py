@@ -324,9 +324,10 @@ class Resimulator:
 def release_freed_memory() -> bool:
     """Hand memory that Python and VTK have freed back to the system (glibc ``malloc_trim``).
 
-    Every frame allocates and frees large picture buffers; glibc keeps the freed pages, so a long consultation
-    grew by about 7 % in 10 minutes of playing without a leak (measured: resident memory stays flat when
-    trimmed). Returns False where there is no glibc.
+    Every frame allocates and frees large picture buffers, and glibc keeps freed pages for reuse; the play
+    loop calls this now and then so that a long consultation holds no more than it uses. (Most of the growth
+    once seen while playing was the memory-mapped thermal result, see :func:`map_in`.) Returns False where
+    there is no glibc.
     """
     import ctypes
     import ctypes.util

@@ -348,16 +348,15 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                            max_step_s=max_step_s, max_link_factor=max_link, scheme=scheme,
                            mirror_low_x=_mirror_low_x)
     # masks of fixed voxels come from the whole grid (a half grid would see its cut face as a border)
-    cut = labels.shape[0] if _static_labels is None else _static_labels.shape[0] - labels.shape[0]
     full = labels if _static_labels is None else _static_labels
+    cut = full.shape[0] - labels.shape[0]   # 0 unless this is the solved half
     static_idx, static_t = [], []
     if urethral_temp_c is not None:
         m = labels == _LABEL_URETHRA  # every catheter voxel: they are the lining the metrics report
         static_idx.append(solver.flat(np.nonzero(m)))
         static_t.append(np.full(int(m.sum()), urethral_temp_c, np.float32))
     if rectal_temp_c is not None:
-        m = _shell(full == _LABEL_RECTUM_LUMEN)
-        m = m if _static_labels is None else m[cut:]
+        m = _shell(full == _LABEL_RECTUM_LUMEN)[cut:]
         static_idx.append(solver.flat(np.nonzero(m)))
         static_t.append(np.full(int(m.sum()), rectal_temp_c, np.float32))
     core_flat = [solver.flat(pv.core) for pv in pvs]

@@ -1,0 +1,110 @@
+"""One function per ``cryoviz`` subcommand. Each imports what it needs when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cryoviz.core.errors import InputError
+
+__all__ = ["cmd_bench", "cmd_check", "cmd_meshes", "cmd_render", "cmd_serve", "cmd_simulate", "cmd_still"]
+
+
+def _scene_path(path: Path | None) -> Path:
+    from cryoviz.model.scene import DEFAULT_SCENE
+
+    return DEFAULT_SCENE if path is None else path
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate scene files; print ``PATH: ok`` for each good one."""
+    from cryoviz.model.scene_load import load_scene
+
+    problems = []
+    for path in args.scenes:
+        try:
+            load_scene(path, check_geometry=True)
+            print(f"{path}: ok")
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    return 0
+
+
+def cmd_meshes(args: argparse.Namespace) -> int:
+    """Write the default anatomy meshes (``.vtp``) to ``--out``."""
+    from cryoviz.model.anatomy import write_default_meshes
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for p in write_default_meshes(out):
+        print(p)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Run the thermal model, print a summary and optionally write the metrics JSON."""
+    from cryoviz.core.files import atomic_write_text, check_writable_target
+    from cryoviz.model.scene_load import load_scene
+    from cryoviz.physics.thermal import simulate
+
+    if args.grid_mm is not None and not (0.25 <= args.grid_mm <= 4.0):
+        raise InputError.one("argument", "--grid-mm", "grid spacing out of range", "0.25 to 4.0 mm",
+                             str(args.grid_mm))
+    if args.json is not None:
+        check_writable_target(args.json, "--json")
+    scene = load_scene(args.scene, check_geometry=True)
+    result = simulate(scene, grid_mm=args.grid_mm, use_cache=not args.no_cache)
+    m = result.metrics
+    pr = m["organs"].get("prostate", {})
+    print(f"{scene.path}: grid {m['grid_mm']} mm {tuple(m['grid_shape'])}, {m['steps']} steps, "
+          f"{m['simulated_s']:.0f} s simulated in {m['wall_s']:.2f} s")
+    if pr:
+        f40, f0 = 100 * pr["fraction_below_minus40"], 100 * pr["fraction_below_0"]
+        print(f"  prostate {pr['volume_ml']:.1f} ml: {f40:.0f}% reached -40 C, {f0:.0f}% reached 0 C")
+    for name, organ in m["organs"].items():
+        if name != "prostate":
+            print(f"  {name}: coldest {organ['min_temp_c']:.1f} C")
+    for w in m["warnings"]:
+        print(f"  warning: {w}")
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(m, indent=2) + "\n")
+    return 0
+
+
+def cmd_still(args: argparse.Namespace) -> int:
+    """Write one frame of the story as PNG."""
+    from cryoviz.view.render import write_still
+
+    write_still(args.scene, args.output, time_s=args.time, chapter=args.chapter, size=args.size,
+                lang=args.lang)
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Write the education video and its WebVTT subtitles."""
+    from cryoviz.deliver.video import render_video
+
+    render_video(args.scene, args.output, size=args.size, fps=args.fps, lang=args.lang, jobs=args.jobs,
+                 captions=not args.no_captions, ultrasound=args.ultrasound, duration_s=args.duration)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the consultation app."""
+    from cryoviz.deliver.app import serve
+
+    serve(_scene_path(args.scene), host=args.host, port=args.port, auth_key=args.auth_key,
+          open_browser=not args.no_browser)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmarks beside the naive peers."""
+    from cryoviz.bench import run_bench
+
+    run_bench(args.what, quick=args.quick, out=sys.stdout)
+    return 0

@@ -1,0 +1,193 @@
+"""Layout of the consultation page (trame + vuetify 3), built once by :func:`build_ui`.
+
+Every control carries the accessible name of ``docs/design-contract.md``. Vuetify components drop keyword
+arguments they do not declare, so names go in as ``raw_attrs`` or through native elements (``<input
+type="range">``, ``<select>``, ``<input type="checkbox">`` inside a ``<label>``) whose names browsers and
+screen readers read directly. Visible words come from the language file (``labels`` in the state).
+"""
+
+from __future__ import annotations
+
+from trame.ui.vuetify3 import VAppLayout
+from trame.widgets import client, html
+from trame.widgets import vtk as vtk_widgets
+from trame.widgets import vuetify3 as v3
+
+__all__ = ["build_ui"]
+
+_CSS = """
+.cv-grid { display: flex; gap: 8px; padding: 6px; height: calc(100vh - 48px - 36px); }
+.cv-main { flex: 2 1 0; display: flex; flex-direction: column; min-width: 0; }
+.cv-view { flex: 1 1 auto; min-height: 160px; position: relative; }
+.cv-side { flex: 1 1 0; overflow-y: auto; min-width: 250px; max-width: 440px; }
+.cv-caption { font-size: 1.6rem; line-height: 1.3; font-weight: 500; min-height: 4.2rem; }
+.cv-chapter-title { font-size: 1.1rem; opacity: .85; }
+.cv-panel { border: 1px solid rgba(255,255,255,.15); border-radius: 6px; padding: 8px 10px;
+            margin-bottom: 8px; }
+.cv-panel h2 { font-size: 1rem; margin: 0 0 4px 0; }
+.cv-row { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
+.cv-row label { display: inline-flex; align-items: center; gap: 4px; font-size: .95rem; }
+.cv-range { flex: 1 1 auto; min-width: 120px; accent-color: #56B4E9; }
+.cv-swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px; margin-right: 6px; }
+.cv-disclaimer { font-size: 1rem; font-weight: 600; width: 100%; text-align: center; }
+.cv-us img { width: 100%; image-rendering: auto; background: #000; }
+.cv-small { font-size: .85rem; }
+select.cv-select { background: #222a35; color: #f4f4f4; border: 1px solid #667; border-radius: 4px;
+                   padding: 2px 6px; }
+"""
+
+# Keyboard: space plays/pauses, arrows step chapters, unless focus is in a field that needs those keys.
+_KEYS_JS = """
+window.addEventListener('keydown', function (e) {
+  var t = e.target || {};
+  var tag = (t.tagName || '').toUpperCase();
+  if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || t.isContentEditable) { return; }
+  if (e.altKey || e.ctrlKey || e.metaKey) { return; }
+  var key = e.key === ' ' ? 'space' : e.key;
+  if (['space', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown'].indexOf(key) < 0) { return; }
+  if (key === 'space' && tag === 'BUTTON') { return; }
+  e.preventDefault();
+  if (window.trame && window.trame.trigger) { window.trame.trigger('cv_key', [key]); }
+});
+"""
+
+
+def _label(key: str, fallback: str) -> str:
+    """A template expression for a visible word from the language file."""
+    return f"{{{{ labels.{key} || '{fallback}' }}}}"
+
+
+def build_ui(app) -> VAppLayout:
+    """Build the page of one :class:`~cryoviz.deliver.app.ConsultationApp`; return the layout."""
+    server = app.server
+    server.trigger("cv_key")(app.on_key)
+    server.trigger("cv_chapter")(app.goto_chapter)
+    server.trigger("cv_organ")(app.toggle_organ)
+    server.trigger("cv_play")(app.toggle_play)
+    server.trigger("cv_shot")(app.screenshot)
+
+    with VAppLayout(server, theme="dark", full_height=True) as layout:
+        server.state.trame__title = "cryoviz"
+        client.Style(_CSS)
+        client.Script(_KEYS_JS)
+        with v3.VAppBar(density="compact", flat=True):
+            v3.VToolbarTitle("{{ labels.app_title || 'cryoviz' }}", classes="text-subtitle-1")
+            with html.Label(classes="mr-3"):
+                html.Span(_label("language", "Language"))
+                with html.Select(raw_attrs=['v-model="lang"', 'aria-label="Language"'],
+                                 classes="cv-select ml-1"):
+                    html.Option("{{ l.title }}", v_for="l in langs", key="l.value", value=("l.value",))
+            v3.VSwitch(v_model=("clinician",), label=("clinician ? (labels.clinician || 'Clinician') "
+                                                      ": (labels.patient || 'Patient')",),
+                       hide_details=True, density="compact", color="primary", classes="mr-3 flex-grow-0",
+                       raw_attrs=['aria-label="Clinician view"'])
+            v3.VBtn(_label("screenshot", "Screenshot"), click="trigger('cv_shot')", variant="outlined",
+                    prepend_icon="mdi-camera", classes="mr-2 text-none",
+                    raw_attrs=['aria-label="Screenshot"'])
+        with v3.VMain(), html.Div(classes="cv-grid"):
+            with html.Div(classes="cv-main"):
+                _main_column(app)
+            with html.Div(classes="cv-side"):
+                _side_column(app)
+        with v3.VFooter(app=True, height=36, classes="py-0"):
+            html.Div("{{ disclaimer }}", classes="cv-disclaimer", raw_attrs=['role="note"'])
+    return layout
+
+
+def _main_column(app) -> None:
+    with html.Div(classes="cv-view", raw_attrs=['role="region"', 'aria-label="3D view"']):
+        app.view = vtk_widgets.VtkRemoteView(app.renderer.plotter.render_window, interactive_ratio=1,
+                                             still_quality=92, interactive_quality=70)
+    html.Div("{{ chapter_title }}", classes="cv-chapter-title mt-1")
+    html.Div("{{ caption }}", classes="cv-caption", raw_attrs=['aria-live="polite"', 'role="status"'])
+    with html.Div(classes="cv-row my-1"):
+        v3.VBtn("{{ playing ? (labels.pause || 'Pause') : (labels.play || 'Play') }}",
+                click="trigger('cv_play')", color="primary", min_width=96,
+                prepend_icon=("playing ? 'mdi-pause' : 'mdi-play'",),
+                raw_attrs=[':aria-label="playing ? \'Pause\' : \'Play\'"'])
+        html.Input(type="range", min=0, max=("duration_s",), step=0.1, classes="cv-range",
+                   raw_attrs=['v-model.number="t_s"', 'aria-label="Timeline"',
+                              ':aria-valuetext="clock + \' \' + chapter_title"'])
+        html.Span("{{ clock }}", classes="cv-small cv-clock", style="min-width: 5.5rem",
+                  raw_attrs=[':aria-label="(labels.clock || \'Procedure time\') + \' \' + clock"'])
+        with html.Label():
+            html.Span(_label("speed", "Speed"))
+            with html.Select(raw_attrs=['v-model.number="speed"', 'aria-label="Speed"'], classes="cv-select"):
+                html.Option("{{ s }}×", v_for="s in speeds", key="s", value=("s",))
+    with html.Div(classes="cv-row", raw_attrs=['role="group"', 'aria-label="Chapters"']):
+        v3.VBtn("{{ ch.title }}", v_for="(ch, i) in chapters", key="ch.id", size="small",
+                variant=("ch.id === chapter_id ? 'flat' : 'tonal'",), color="secondary",
+                classes="text-none", click="trigger('cv_chapter', [i])", raw_attrs=[':aria-label="ch.title"'])
+
+
+def _side_column(app) -> None:
+    with html.Div(classes="cv-panel cv-us", raw_attrs=['role="region"', 'aria-label="Ultrasound view"']):
+        html.H2(_label("ultrasound_view", "Ultrasound view"))
+        html.Img(v_if="us_src", src=("us_src",), alt="Ultrasound picture at this moment")
+    with html.Div(classes="cv-panel", raw_attrs=['role="region"', 'aria-label="What was spared"']):
+        html.H2("{{ spared_title || 'What was spared' }}")
+        html.Div("{{ line }}", v_for="line in spared_lines", key="line")
+        html.Div("{{ sim_busy ? '… ' : '' }}{{ labels['sim_' + sim_status] || sim_status }} · "
+                 "{{ grid_mm }} mm {{ sim_error }}",
+                 classes="cv-small mt-1",
+                 raw_attrs=['aria-live="polite"', 'id="cv-sim"', ':data-gen="sim_generation"',
+                            ':data-sim="sim_busy ? \'busy\' : sim_status"'])
+    with html.Div(classes="cv-panel"):
+        html.H2(_label("organs", "Organs"))
+        with html.Div(classes="cv-row"):
+            with html.Label(v_for="o in organs", key="o.key"):
+                html.Input(type="checkbox", checked=("organs_visible[o.key]",),
+                           change="trigger('cv_organ', [o.key, $event.target.checked])")
+                html.Span("{{ o.label }}")
+            with html.Label():
+                html.Input(type="checkbox", raw_attrs=['v-model="cutaway"', 'aria-label="Cut-away"'])
+                html.Span(_label("cutaway", "Cut-away"))
+    with html.Div(classes="cv-panel"):
+        html.H2(_label("isotherms", "Ice lines"))
+        with html.Div(classes="cv-row"):
+            for key, name in (("iso_0", "0"), ("iso_m20", "−20"), ("iso_m40", "−40")):
+                with html.Label():
+                    html.Input(type="checkbox", raw_attrs=[f'v-model="{key}"',
+                                                           f'aria-label="Isotherm {name} °C"'])
+                    html.Span(f"{name} °C")
+        with html.Div(classes="cv-small mt-1"), html.Div(v_for="item in legend", key="item.label"):
+            html.Span(classes="cv-swatch", style=("{ background: item.colour }",))
+            html.Span("{{ item.label }}")
+    with html.Div(classes="cv-panel", raw_attrs=['role="region"', 'aria-label="This patient"']):
+        html.H2("{{ labels.sizing || 'This patient' }}")
+        with html.Label(classes="d-flex"):
+            html.Span("{{ labels.volume || 'Prostate volume' }} {{ volume_ml }} ml", style="min-width: 11rem")
+            html.Input(type="range", min=15, max=100, step=1, classes="cv-range",
+                       value=("volume_ml",), change="volume_ml = Number($event.target.value)",
+                       raw_attrs=['aria-label="Prostate volume"'])
+        with html.Label(classes="d-flex"):
+            html.Span("{{ labels.rectum_gap || 'Gap to rectum' }} {{ rectum_gap_mm }} mm",
+                      style="min-width: 11rem")
+            html.Input(type="range", min=3, max=15, step=0.5, classes="cv-range",
+                       value=("rectum_gap_mm",), change="rectum_gap_mm = Number($event.target.value)",
+                       raw_attrs=['aria-label="Rectum gap"'])
+        with html.Div(classes="cv-row"):
+            with html.Label():
+                html.Input(type="checkbox", raw_attrs=['v-model="hydrodissection"',
+                                                       'aria-label="Hydrodissection"'])
+                html.Span("{{ labels.hydrodissection || 'Hydrodissection' }}")
+            with html.Label():
+                html.Span("{{ labels.layout || 'Probe layout' }}")
+                with html.Select(raw_attrs=['v-model="preset"', 'aria-label="Probe layout"'],
+                                 classes="cv-select"):
+                    html.Option("{{ p.label }}", v_for="p in presets", key="p.key", value=("p.key",))
+    with html.Div(v_if="clinician", classes="cv-panel",
+                  raw_attrs=['role="region"', 'aria-label="Clinician"']):
+        html.H2("{{ labels.sensors || 'Sensors' }}")
+        html.Div(raw_attrs=['v-html="sensor_svg"'])
+        html.H2("{{ labels.probes || 'Probes' }}", classes="mt-2")
+        with html.Table(classes="cv-small", style="width: 100%"):
+            with html.Tr():
+                for head in ("name", "hole", "x mm", "y mm", "depth mm", "group"):
+                    html.Th(head, style="text-align: left")
+            with html.Tr(v_for="r in probe_rows", key="r.name"):
+                for col in ("name", "hole", "x_mm", "y_mm", "depth_mm", "group"):
+                    html.Td(f"{{{{ r.{col} }}}}")
+        with html.Div(classes="cv-small mt-2"):
+            html.Div("{{ n.name }}: {{ n.value }}", v_for="n in numbers", key="n.name + n.value")
+        html.Div("{{ screenshot_path }}", v_if="screenshot_path", classes="cv-small mt-1")

@@ -1,0 +1,218 @@
+"""2D overlays over the 3D view: caption, chapter title, clock, readouts, legend, title card, disclaimer.
+
+Every piece is one VTK actor created once; :meth:`Overlay.update` only changes text, colours and visibility.
+Text uses DejaVu Sans when it is installed (it has the minus sign, degree sign and Spanish accents) and VTK's
+built-in Arial otherwise.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+from vtkmodules.vtkRenderingCore import (
+    vtkActor2D,
+    vtkCoordinate,
+    vtkPolyDataMapper2D,
+    vtkTextActor,
+    vtkTextProperty,
+)
+
+from cryoviz.view.palette import ISOTHERM_STYLE, TEXT
+
+__all__ = ["FONT_FILE", "Overlay"]
+
+_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+)
+FONT_FILE = next((p for p in _FONT_CANDIDATES if Path(p).is_file()), None)
+
+
+def _hex_rgb(colour: str) -> tuple[float, float, float]:
+    c = colour.lstrip("#")
+    return tuple(int(c[i:i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+#: font size of each text piece at a 720-pixel-high window, and its smallest size
+_FONT_PX = {"caption": (30, 8), "title": (24, 7), "clock": (24, 7), "readouts": (17, 6),
+            "disclaimer": (15, 6), "card_text": (44, 10), "card_sub": (22, 7), "legend_text": (17, 6)}
+
+
+def plain_text(text: str) -> str:
+    """Replace characters VTK's built-in font lacks when no DejaVu font is available."""
+    return text if FONT_FILE else text.replace("\u2212", "-").replace("\u2013", "-")
+
+
+def text_property(font_px: int, *, bold: bool = False, justify: str = "left", vjust: str = "bottom",
+                  background: float = 0.0, colour: str = TEXT) -> vtkTextProperty:
+    """A text style in the overlay's font (DejaVu Sans when installed)."""
+    prop = vtkTextProperty()
+    if FONT_FILE:
+        prop.SetFontFamily(4)  # VTK_FONT_FILE
+        prop.SetFontFile(FONT_FILE)
+    prop.SetFontSize(font_px)
+    prop.SetBold(bold)
+    prop.SetColor(*_hex_rgb(colour))
+    getattr(prop, f"SetJustificationTo{justify.capitalize()}")()
+    getattr(prop, f"SetVerticalJustificationTo{vjust.capitalize()}")()
+    if background > 0:
+        prop.SetBackgroundColor(0.03, 0.05, 0.08)
+        prop.SetBackgroundOpacity(background)
+    prop.SetLineSpacing(1.15)
+    return prop
+
+
+def _text_actor(font_px: int, **style) -> vtkTextActor:
+    actor = vtkTextActor()
+    actor.SetTextProperty(text_property(font_px, **style))
+    actor.GetPositionCoordinate().SetCoordinateSystemToDisplay()
+    return actor
+
+
+def _rect_actor(colour: str, opacity: float) -> tuple[vtkActor2D, vtkPoints]:
+    pts = vtkPoints()
+    for xy in ((0, 0), (1, 0), (1, 1), (0, 1)):
+        pts.InsertNextPoint(xy[0], xy[1], 0.0)
+    cells = vtkCellArray()
+    cells.InsertNextCell(4)
+    for i in range(4):
+        cells.InsertCellPoint(i)
+    poly = vtkPolyData()
+    poly.SetPoints(pts)
+    poly.SetPolys(cells)
+    coord = vtkCoordinate()
+    coord.SetCoordinateSystemToNormalizedViewport()
+    mapper = vtkPolyDataMapper2D()
+    mapper.SetInputData(poly)
+    mapper.SetTransformCoordinate(coord)
+    actor = vtkActor2D()
+    actor.SetMapper(mapper)
+    actor.GetProperty().SetColor(*_hex_rgb(colour))
+    actor.GetProperty().SetOpacity(opacity)
+    return actor, pts
+
+
+class Overlay:
+    """The 2D layer of one window.
+
+    Parameters
+    ----------
+    renderer : vtkRenderer
+        The renderer to draw into (added once).
+    size : tuple of int
+        Window (width, height) in pixels; fonts scale with the height.
+    """
+
+    def __init__(self, renderer, size: tuple[int, int]):
+        self.caption = _text_actor(30, justify="centered", vjust="bottom", background=0.72)
+        self.title = _text_actor(24, bold=True, vjust="top")
+        self.clock = _text_actor(24, bold=True, justify="right", vjust="top")
+        self.readouts = _text_actor(17, justify="right", vjust="top", background=0.5)
+        self.disclaimer = _text_actor(15, justify="right", vjust="bottom", background=0.6, colour="#ffd27f")
+        self.card_text = _text_actor(44, bold=True, justify="centered", vjust="centered")
+        self.card_sub = _text_actor(22, justify="centered", vjust="top")
+        self.card_bg, _ = _rect_actor("#0b1016", 0.93)
+        self.legend_text = _text_actor(17, vjust="top", background=0.5)
+        self.legend_swatches = []
+        for level, (colour, _op) in sorted(ISOTHERM_STYLE.items(), reverse=True):
+            actor, pts = _rect_actor(colour, 1.0)
+            self.legend_swatches.append((level, actor, pts))
+        self._last: dict[str, object] = {}
+        self._raw: tuple[str, str | None, str] | None = None  # caption, card, card_sub as last given
+        self._last_levels: list[float] = []
+        self.size = (0, 0)
+        self.resize(size)
+        # the card's background is added first: 2D props draw in order, so the texts stay on top of it
+        for a in (self.card_bg, self.caption, self.title, self.clock, self.readouts, self.disclaimer,
+                  self.legend_text, *(s[1] for s in self.legend_swatches), self.card_text, self.card_sub):
+            renderer.AddViewProp(a)
+
+    def resize(self, size: tuple[int, int]) -> None:
+        """Lay the overlay out again for a window of ``size`` (the app's view follows the browser)."""
+        size = (int(size[0]), int(size[1]))
+        if size == self.size:
+            return
+        self.size = size
+        self._unit = max(size[1] / 720.0, 0.25)
+        for name, (px, least) in _FONT_PX.items():
+            getattr(self, name).GetTextProperty().SetFontSize(max(round(px * self._unit), least))
+        self.caption_px = self.caption.GetTextProperty().GetFontSize()
+        self._place()
+        self._last.pop("levels", None)
+        # wrapped texts depend on the width: wrap them again
+        if self._raw is not None:
+            for key in ("caption", "card", "card_sub"):
+                self._last.pop(key, None)
+            self._set_wrapped(*self._raw)
+            self._place_swatches(self._last_levels)
+            self._last["levels"] = self._last_levels
+
+    def _place(self) -> None:
+        w, h = self.size
+        u = self._unit
+        m = int(14 * u)
+        self.caption.SetPosition(w / 2, int(28 * u))
+        self.title.SetPosition(m, h - m)
+        self.clock.SetPosition(w - m, h - m)
+        self.readouts.SetPosition(w - m, h - m - int(40 * u))
+        self.disclaimer.SetPosition(w - m, m // 2)
+        self.card_text.SetPosition(w / 2, h * 0.56)
+        self.card_sub.SetPosition(w / 2, h * 0.44)
+        self.legend_text.SetPosition(m + int(26 * u), h - m - int(40 * u))
+        self._place_swatches([lvl for lvl, _a, _p in self.legend_swatches])
+
+    def _place_swatches(self, levels: list[float]) -> None:
+        """Put one colour swatch beside each legend line, in the order of ``levels``."""
+        w, h = self.size
+        u, m = self._unit, int(14 * self._unit)
+        line = 17 * u * 1.15
+        for level, actor, pts in self.legend_swatches:
+            if level not in levels:
+                actor.SetVisibility(False)
+                continue
+            i = levels.index(level)
+            top = h - m - int(40 * u) - 3 * u - i * line
+            x0, x1 = m / w, (m + 18 * u) / w
+            y0, y1 = (top - 14 * u) / h, top / h
+            for j, (x, y) in enumerate(((x0, y0), (x1, y0), (x1, y1), (x0, y1))):
+                pts.SetPoint(j, x, y, 0.0)
+            pts.Modified()
+            actor.SetVisibility(True)
+
+    def wrap(self, text: str) -> str:
+        """Wrap caption text to the window width."""
+        chars = max(int(0.86 * self.size[0] / (0.52 * self.caption_px)), 20)
+        return "\n".join(textwrap.wrap(text, chars)) if text else ""
+
+    def _set_wrapped(self, caption: str, card: str | None, card_sub: str) -> None:
+        self._set("caption", self.caption, self.wrap(caption))
+        self._set("card", self.card_text, "\n".join(textwrap.wrap(card, 36)) if card else "")
+        self._set("card_sub", self.card_sub, self.wrap(card_sub) if card else "")
+
+    def _set(self, key: str, actor: vtkTextActor, text: str) -> None:
+        if self._last.get(key) != text:
+            actor.SetInput(plain_text(text) if text else " ")
+            actor.SetVisibility(bool(text))
+            self._last[key] = text
+
+    def update(self, *, caption: str, title: str, clock: str, readouts: str, disclaimer: str,
+               legend: list[tuple[float, str]], card: str | None, card_sub: str = "",
+               show_legend: bool = True) -> None:
+        """Set every overlay from plain strings (``None``/empty hides a piece)."""
+        self._raw = (caption, card, card_sub)
+        self._set_wrapped(caption, card, card_sub)
+        self._set("title", self.title, title)
+        self._set("clock", self.clock, clock)
+        self._set("readouts", self.readouts, readouts)
+        self._set("disclaimer", self.disclaimer, disclaimer)
+        self._set("legend", self.legend_text, "\n".join(t for _l, t in legend) if show_legend else "")
+        levels = [lvl for lvl, _t in legend] if show_legend else []
+        self._last_levels = levels
+        if self._last.get("levels") != levels:
+            self._place_swatches(levels)
+            self._last["levels"] = levels
+        self.card_bg.SetVisibility(bool(card))

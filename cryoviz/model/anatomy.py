@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from cryoviz.model import shapes as S
+from cryoviz.model.mesh_cache import cached_mesh
 from cryoviz.model.mesh_io import box_mesh, mesh_from_implicit
 from cryoviz.model.scene import ORGAN_NAMES, AnatomyParams, Phantom
 from cryoviz.model.shapes import BLADDER_WALL_MM, URETHRA_RADIUS_MM, OrganShapes
@@ -177,7 +178,7 @@ class Anatomy:
             elif organ == "perineum":  # a flat slab: a subdivided box is exact (and decimation hates planes)
                 self._meshes[organ] = box_mesh(self._geo.perineum_box)
             else:
-                self._meshes[organ] = _cached_mesh(self.params, organ, lambda: mesh_from_implicit(
+                self._meshes[organ] = cached_mesh(self.params, organ, lambda: mesh_from_implicit(
                     self._geo.mesh_fn(organ), self._geo.bounds(organ), MESH_SPACING_MM[organ],
                     MESH_TRIANGLE_BUDGET[organ]))
         return self._meshes[organ]
@@ -368,102 +369,15 @@ def build_anatomy(params: AnatomyParams | None = None, base_dir: str | Path | No
     return anatomy
 
 
-# ---- gel phantom ---------------------------------------------------------------------------------------
-class _PhantomGeometry:
-    """A gel cube centred on the origin; the probe enters through its bottom face (z = -size / 2)."""
-
-    background_label = LABELS["gel"]
-
-    def __init__(self, phantom: Phantom):
-        self.params = phantom
-        h = float(phantom.size_mm) / 2.0
-        self.half = h
-        self.cube = S.sd_round_box((0.0, 0.0, 0.0), (h, h, h), min(2.0, 0.1 * h))
-
-    def implicit(self, organ: str):
-        if organ != "gel":
-            raise KeyError(organ)
-        return self.cube
-
-    def mesh_fn(self, organ: str):
-        return self.implicit(organ)
-
-    def bounds(self, organ: str) -> np.ndarray:
-        h = self.half + 0.5
-        return np.array([-h, h, -h, h, -h, h])
-
-    def default_bounds(self, margin_mm: float) -> np.ndarray:
-        h = self.half
-        return np.array([-h, h, -h, h, -h, h])
-
-
 def phantom_anatomy(phantom: Phantom | None = None) -> Anatomy:
-    """A gel cube (label ``gel`` everywhere, one organ ``"gel"``) for the single-probe demonstration.
+    """A gel cube for the single-probe demonstration (see :func:`cryoviz.model.phantom.phantom_anatomy`)."""
+    from cryoviz.model.phantom import phantom_anatomy as build
 
-    The cube of side ``phantom.size_mm`` is centred on the origin; the skin (entry face) is its bottom face.
-    """
-    phantom = Phantom() if phantom is None else phantom
-    geo = _PhantomGeometry(phantom)
-    h = geo.half
-    lm = Landmarks(
-        apex_z_mm=-h, base_z_mm=h, skin_z_mm=-h, prostate_volume_ml=0.0, prostate_half_width_mm=h,
-        prostate_half_ap_anterior_mm=h, prostate_half_ap_posterior_mm=h, prostate_half_length_mm=h,
-        urethra_radius_mm=0.0, verumontanum_mm=(0.0, 0.0, 0.0), apex_urethra_mm=(0.0, 0.0, -h),
-        bladder_neck_mm=(0.0, 0.0, h), bladder_centre_mm=(0.0, 0.0, h), bladder_semi_axes_mm=(0.0, 0.0, 0.0),
-        bladder_wall_mm=0.0, rectum_axis_x_mm=0.0, rectum_axis_y_mm=h + 20.0, rectum_inner_radius_mm=10.0,
-        rectum_outer_radius_mm=10.0, rectum_wall_mm=0.0, rectum_gap_mm=0.0, hydrodissection=False,
-        sphincter_z_mm=(-h, -h), membranous_bottom_z_mm=-h, apex_mm=(0.0, 0.0, -h),
-    )
-    return Anatomy(phantom, geo, lm, ("gel",))
+    return build(phantom)
 
 
 def write_default_meshes(out_dir: str | Path) -> list[Path]:
-    """Write ``<organ>.vtp`` (binary, zlib) of the default anatomy to ``out_dir``; return the paths."""
-    from cryoviz.core.files import atomic_path
+    """Write ``<organ>.vtp`` of the default anatomy (see :mod:`cryoviz.model.mesh_cache`)."""
+    from cryoviz.model.mesh_cache import write_default_meshes as write
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    anatomy = build_anatomy(AnatomyParams())
-    paths = []
-    for organ, mesh in anatomy.meshes().items():
-        target = out / f"{organ}.vtp"
-        with atomic_path(target, suffix=".part.vtp") as tmp:
-            mesh.save(tmp, binary=True, recompute_normals=False)
-            tmp.chmod(0o644)
-        paths.append(target)
-    return paths
-
-
-def _cached_mesh(params: AnatomyParams, organ: str, build):
-    """A generated organ mesh from the on-disk cache (``$CRYOVIZ_CACHE/meshes``), built and stored on a miss.
-
-    The key covers the parameters, the organ, the meshing settings and the shape code, so a change in any of
-    them builds anew. Meshing every organ costs about 1.4 s; reading them back about 0.05 s (app start-up).
-    A cache that cannot be read or written is skipped.
-    """
-    from dataclasses import asdict
-
-    import pyvista as pv
-
-    from cryoviz.core.cache import cache_dir, hash_key, source_digest
-    from cryoviz.core.files import atomic_path
-
-    parts = {"params": {k: v for k, v in asdict(params).items() if k != "meshes"}, "organ": organ,
-             "spacing": MESH_SPACING_MM[organ], "budget": MESH_TRIANGLE_BUDGET[organ],
-             "code": source_digest(("model",))}
-    path = cache_dir() / "meshes" / f"{organ}-{hash_key(parts)}.vtp"
-    try:
-        if path.is_file():
-            mesh = pv.read(path)
-            if mesh.n_cells > 0:
-                return mesh
-    except Exception:  # a damaged entry is rebuilt below
-        pass
-    mesh = build()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path, suffix=".vtp") as tmp:
-            mesh.save(tmp)
-    except OSError:
-        pass
-    return mesh
+    return write(out_dir)

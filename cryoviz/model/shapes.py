@@ -1,28 +1,38 @@
-"""Implicit shape math for the generated anatomy: vectorised numpy functions, negative inside, in mm.
+"""The generated anatomy's organ shapes.
 
-Every function takes ``points_mm`` of shape (n, 3) and returns (n,) values. Functions named ``sd_*`` are
-exact (or very nearly exact) signed distances; :func:`normalised` turns a smooth implicit function into an
-approximate signed distance (value divided by gradient length), good near the surface.
-
-:class:`OrganShapes` builds every organ of one generated anatomy from these primitives, in the patient frame
+:class:`OrganShapes` builds every organ of one generated anatomy from the implicit primitives of
+:mod:`cryoviz.model.primitives`, in the patient frame
 of :mod:`cryoviz.model.anatomy` (x = patient left, y = posterior, z = superior, origin at the prostate
 centre),
 with sizes from clinical-facts.md §3 held in the module constants below.
 """
 
+
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from functools import cached_property
 
 import numpy as np
 
+from cryoviz.model.primitives import (  # re-exported: older code imports them from here
+    Implicit,
+    SurfaceDistance,
+    ellipsoid_fn,
+    normalised,
+    polyline_distance,
+    resample_polyline,
+    rounded_polyline,
+    sd_ring,
+    sd_round_box,
+    sd_tube,
+)
 from cryoviz.model.scene import AnatomyParams
+from cryoviz.model.shape_access import OrganAccess
 
 __all__ = [
     "Implicit",
     "OrganShapes",
+    "SurfaceDistance",
     "ellipsoid_fn",
     "normalised",
     "polyline_distance",
@@ -32,177 +42,6 @@ __all__ = [
     "sd_round_box",
     "sd_tube",
 ]
-
-Implicit = Callable[[np.ndarray], np.ndarray]
-
-
-def polyline_distance(points_mm: np.ndarray, nodes_mm: np.ndarray,
-                      radii_mm: np.ndarray | None = None) -> np.ndarray:
-    """Distance from each point to a polyline, minus a radius interpolated along each segment.
-
-    Parameters
-    ----------
-    points_mm : (n, 3) array
-    nodes_mm : (m, 3) array
-        Polyline vertices, m >= 2.
-    radii_mm : (m,) array, optional
-        Tube radius at each vertex (linear in between); zero when omitted.
-    """
-    p = np.asarray(points_mm, dtype=float)
-    nodes = np.asarray(nodes_mm, dtype=float)
-    r = np.zeros(len(nodes)) if radii_mm is None else np.asarray(radii_mm, dtype=float)
-    best = np.full(len(p), np.inf)
-    for a, b, ra, rb in zip(nodes[:-1], nodes[1:], r[:-1], r[1:], strict=True):
-        ab = b - a
-        denom = float(ab @ ab)
-        t = np.clip(((p - a) @ ab) / denom, 0.0, 1.0) if denom > 0 else np.zeros(len(p))
-        d = np.linalg.norm(p - (a + t[:, None] * ab), axis=1) - (ra + (rb - ra) * t)
-        np.minimum(best, d, out=best)
-    return best
-
-
-class sd_tube:
-    """A tube of (possibly varying) radius around a polyline, with rounded ends; call it on points.
-
-    Distances come from a k-d tree of the centreline resampled every ``step_mm`` (error below 0.01 mm at
-    the surface of a tube of radius 1 mm or more), which is much faster than segment-by-segment distances.
-    """
-
-    def __init__(self, nodes_mm: np.ndarray, radius_mm: float | np.ndarray, step_mm: float = 0.2):
-        from scipy.spatial import cKDTree
-
-        self.nodes = np.asarray(nodes_mm, dtype=float)
-        self.radii = np.broadcast_to(np.asarray(radius_mm, dtype=float), (len(self.nodes),)).copy()
-        seg = np.linalg.norm(np.diff(self.nodes, axis=0), axis=1)
-        s = np.concatenate([[0.0], np.cumsum(seg)])
-        t = np.linspace(0.0, s[-1], max(int(np.ceil(s[-1] / step_mm)) + 1, 2))
-        self._dense = np.stack([np.interp(t, s, self.nodes[:, k]) for k in range(3)], axis=1)
-        self._dense_r = np.interp(t, s, self.radii)
-        self._tree = cKDTree(self._dense)
-
-    def __call__(self, points_mm: np.ndarray) -> np.ndarray:
-        d, i = self._tree.query(np.asarray(points_mm, dtype=float))
-        return d - self._dense_r[i]
-
-    def bounds(self, pad_mm: float = 0.5) -> np.ndarray:
-        """(xmin, xmax, ymin, ymax, zmin, zmax) of the tube plus ``pad_mm``."""
-        r = float(self.radii.max()) + pad_mm
-        return np.ravel(np.stack([self.nodes.min(axis=0) - r, self.nodes.max(axis=0) + r], axis=1))
-
-
-def sd_round_box(centre_mm, half_mm, round_mm: float) -> Implicit:
-    """An axis-aligned box with rounded edges (exact signed distance)."""
-    c = np.asarray(centre_mm, dtype=float)
-    h = np.asarray(half_mm, dtype=float) - round_mm
-
-    def fn(p: np.ndarray) -> np.ndarray:
-        q = np.abs(np.asarray(p, dtype=float) - c) - h
-        outside = np.linalg.norm(np.maximum(q, 0.0), axis=1)
-        inside = np.minimum(q.max(axis=1), 0.0)
-        return outside + inside - round_mm
-
-    return fn
-
-
-def sd_ring(axis_xy_mm, z_lo_mm: float, z_hi_mm: float, r_in_mm: float, r_out_mm: float,
-            round_mm: float) -> Implicit:
-    """A thick ring (annulus swept along z) around a vertical axis, edges rounded; exact signed distance."""
-    ax = np.asarray(axis_xy_mm, dtype=float)
-    rc, hr = 0.5 * (r_in_mm + r_out_mm), 0.5 * (r_out_mm - r_in_mm) - round_mm
-    zc, hz = 0.5 * (z_lo_mm + z_hi_mm), 0.5 * (z_hi_mm - z_lo_mm) - round_mm
-
-    def fn(p: np.ndarray) -> np.ndarray:
-        p = np.asarray(p, dtype=float)
-        r = np.hypot(p[:, 0] - ax[0], p[:, 1] - ax[1])
-        q = np.stack([np.abs(r - rc) - hr, np.abs(p[:, 2] - zc) - hz], axis=1)
-        return (np.linalg.norm(np.maximum(q, 0.0), axis=1) + np.minimum(q.max(axis=1), 0.0)
-                - round_mm)
-
-    return fn
-
-
-def ellipsoid_fn(centre_mm, semi_axes_mm) -> Implicit:
-    """An axis-aligned ellipsoid as an approximate signed distance (scaled algebraic distance)."""
-    c = np.asarray(centre_mm, dtype=float)
-    s = np.asarray(semi_axes_mm, dtype=float)
-
-    def fn(p: np.ndarray) -> np.ndarray:
-        q = (np.asarray(p, dtype=float) - c) / s
-        k0 = np.linalg.norm(q, axis=1)
-        k1 = np.linalg.norm(q / s, axis=1)
-        # Inigo Quilez' bound: k0 (k0 - 1) / k1, exact on the surface, good nearby
-        return np.where(k1 > 1e-12, k0 * (k0 - 1.0) / np.maximum(k1, 1e-12), -s.min())
-
-    return fn
-
-
-def normalised(fn: Implicit, h_mm: float = 0.05) -> Implicit:
-    """Approximate signed distance ``f / |grad f|`` of a smooth implicit function (central differences)."""
-
-    def out(p: np.ndarray) -> np.ndarray:
-        p = np.asarray(p, dtype=float)
-        f = fn(p)
-        g2 = np.zeros(len(p))
-        for axis in range(3):
-            d = np.zeros(3)
-            d[axis] = h_mm
-            g2 += ((fn(p + d) - fn(p - d)) / (2.0 * h_mm)) ** 2
-        return f / np.maximum(np.sqrt(g2), 1e-9)
-
-    return out
-
-
-class SurfaceDistance:
-    """Signed distance to a closed implicit surface from a dense sample of its points.
-
-    Within ``near_mm`` of the surface the normalised implicit value is used (accurate there and smooth);
-    further away the distance to the nearest surface sample, signed by the implicit function (accurate
-    deep inside, where ``f / |grad f|`` is not).
-    """
-
-    def __init__(self, fn: Implicit, surface_mm: np.ndarray, near_mm: float = 1.0):
-        from scipy.spatial import cKDTree
-
-        self.fn = fn
-        self.near = normalised(fn)
-        self.tree = cKDTree(np.asarray(surface_mm, dtype=float))
-        self.near_mm = near_mm
-
-    def __call__(self, points_mm: np.ndarray) -> np.ndarray:
-        p = np.asarray(points_mm, dtype=float)
-        f = self.fn(p)
-        d, _ = self.tree.query(p)
-        out = np.where(f < 0.0, -d, d)
-        close = np.abs(out) < self.near_mm + 0.5
-        if close.any():
-            approx = self.near(p[close])
-            out[close] = np.where(np.abs(approx) < self.near_mm, approx, out[close])
-        return out
-
-
-def rounded_polyline(control_mm: np.ndarray, fillet_mm: float, n_arc: int = 8) -> np.ndarray:
-    """Replace each interior corner of a polyline by a quadratic Bézier arc ``fillet_mm`` along each side."""
-    c = np.asarray(control_mm, dtype=float)
-    out = [c[0]]
-    for i in range(1, len(c) - 1):
-        a, b, d = c[i - 1], c[i], c[i + 1]
-        la, ld = np.linalg.norm(a - b), np.linalg.norm(d - b)
-        f = min(fillet_mm, 0.45 * la, 0.45 * ld)
-        p0 = b + (a - b) * f / la
-        p2 = b + (d - b) * f / ld
-        for t in np.linspace(0.0, 1.0, n_arc):
-            out.append((1 - t) ** 2 * p0 + 2 * (1 - t) * t * b + t ** 2 * p2)
-    out.append(c[-1])
-    return np.array(out)
-
-
-def resample_polyline(nodes_mm: np.ndarray, n: int) -> np.ndarray:
-    """``n`` points evenly spaced by arc length along a polyline (first and last nodes kept)."""
-    nodes = np.asarray(nodes_mm, dtype=float)
-    seg = np.linalg.norm(np.diff(nodes, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    t = np.linspace(0.0, s[-1], int(n))
-    return np.stack([np.interp(t, s, nodes[:, k]) for k in range(3)], axis=1)
 
 
 # --- shape constants (mm, degrees); sizes from clinical-facts.md §3 ---------------------------------------
@@ -252,7 +91,7 @@ def _smooth_ramp(z: np.ndarray, k_mm: float = 4.0) -> np.ndarray:
     return k_mm * np.logaddexp(0.0, np.asarray(z, dtype=float) / k_mm)
 
 
-class OrganShapes:
+class OrganShapes(OrganAccess):
     """All implicit organ shapes of one generated anatomy (cheap: no meshing)."""
 
     background_label = 0  # anatomy.LABELS['tissue']
@@ -512,114 +351,3 @@ class OrganShapes:
         self.perineum_box = np.array([-38.0, 38.0, -32.0, 17.0, self.skin_z - t, self.skin_z])
         b = self.perineum_box
         self.perineum = sd_round_box(0.5 * (b[0::2] + b[1::2]), 0.5 * (b[1::2] - b[0::2]), 0.0)
-
-    # ---- per-organ access ------------------------------------------------------------------------------
-    @cached_property
-    def prostate_sd(self):
-        return SurfaceDistance(self.prostate_implicit, self.surface)
-
-    @cached_property
-    def bladder_sd(self):
-        th = np.linspace(0.0, np.pi, 121)
-        ph = np.linspace(0.0, 2.0 * np.pi, 241, endpoint=False)
-        T, P = np.meshgrid(th, ph, indexing="ij")
-        unit = np.stack([np.sin(T) * np.cos(P), np.sin(T) * np.sin(P), np.cos(T)], axis=-1).reshape(-1, 3)
-        pts = self.bladder_centre + unit * self.bladder_axes
-
-        def implicit(p):
-            q = (np.asarray(p, dtype=float) - self.bladder_centre) / self.bladder_axes
-            return np.einsum("ij,ij->i", q, q) - 1.0
-
-        return SurfaceDistance(implicit, pts)
-
-    def implicit(self, organ: str):
-        """Approximate signed distance (mm, negative inside) of one organ's outer surface."""
-        return {
-            "prostate": self.prostate_sd, "urethra": self.urethra, "sphincter": self.sphincter,
-            "bladder": self.bladder_sd, "rectum": self.rectum_outer, "seminal_vesicles": self.vesicles,
-            "neurovascular_bundles": self.bundles, "perineum": self.perineum, "pubic_bone": self.pubic,
-        }[organ]
-
-    def mesh_fn(self, organ: str):
-        """A cheap implicit function with the organ's surface as its zero level (for marching cubes)."""
-        if organ == "prostate":
-            scale = min(self.a0, self.b_post, self.c) / 2.0
-            return lambda p: scale * self.prostate_implicit(p)
-        if organ == "bladder":
-            return self.bladder_outer
-        return self.implicit(organ)
-
-    def bounds(self, organ: str) -> np.ndarray:
-        """Axis-aligned bounds (xmin, xmax, ymin, ymax, zmin, zmax) of one organ, mm (slightly generous)."""
-        def from_pts(pts, pad):
-            pts = np.asarray(pts)
-            return np.ravel(np.stack([pts.min(axis=0) - pad, pts.max(axis=0) + pad], axis=1))
-
-        if organ == "prostate":
-            return from_pts(self.surface, 0.5)
-        if organ == "urethra":
-            return from_pts(self.urethra_nodes, URETHRA_RADIUS_MM + 0.5)
-        if organ == "sphincter":
-            ax = self.apex_urethra
-            r = SPHINCTER_OUTER_RADIUS_MM + 0.5
-            return np.array([ax[0] - r, ax[0] + r, ax[1] - r, ax[1] + r,
-                             self.sphincter_z[0] - 0.5, self.sphincter_z[1] + 0.5])
-        if organ == "bladder":
-            c, a = self.bladder_centre, self.bladder_axes + 0.5
-            return np.ravel(np.stack([c - a, c + a], axis=1))
-        if organ == "rectum":
-            return from_pts(self.rectum_nodes, self.r_out + 0.5)
-        if organ == "seminal_vesicles":
-            return _union_bounds([t.bounds() for t in self.vesicle_tubes])
-        if organ == "neurovascular_bundles":
-            return _union_bounds([t.bounds() for t in self.bundle_tubes])
-        if organ == "perineum":
-            return self.perineum_box + np.array([-0.5, 0.5, -0.5, 0.5, -0.5, 0.5])
-        if organ == "pubic_bone":
-            return from_pts(self.pubic_nodes, PUBIC_RADIUS_MM + 0.5)
-        raise KeyError(organ)
-
-    def inside_fn(self, organ: str, inner_offset_mm: float = 0.0):
-        """Mask function: points deeper than ``inner_offset_mm`` inside an organ (the bladder and rectum
-        offsets give urine and lumen)."""
-        if organ == "prostate" and inner_offset_mm == 0.0:
-            return lambda p: self.prostate_implicit(p) < 0.0
-        if organ == "bladder":
-            if inner_offset_mm > 0.0:
-                return lambda p: self.bladder_urine(p) < 0.0
-            return lambda p: self.bladder_outer(p) < 0.0
-        if organ == "rectum" and inner_offset_mm > 0.0:
-            return lambda p: self.rectum_lumen(p) < 0.0
-        fn = self.implicit(organ)
-        return lambda p: fn(p) < -inner_offset_mm
-
-    def saline_fn(self, anatomy):
-        """Saline fills the lens between the capsule and the rectal wall (hydrodissection)."""
-        gap = self.params.rectum_gap_mm
-
-        def fn(p):
-            dp = anatomy.signed_distance("prostate", p)
-            dr = anatomy.signed_distance("rectum", p)
-            return (dp > 0.0) & (dr > 0.0) & (dp + dr <= 1.2 * gap + 1.0)
-
-        return fn
-
-    def saline_bounds(self) -> np.ndarray:
-        """Where saline may be painted (behind the gland, in front of the rectum), mm."""
-        w = min(SALINE_MAX_HALF_WIDTH_MM, self.a0)
-        return np.array([-w, w, 0.0, self.rectum_y, self.apex_z, self.base_z])
-
-    def default_bounds(self, margin_mm: float) -> np.ndarray:
-        """Gland, urethra and sphincter, rectal wall and lumen, bladder neck, plus a margin, mm."""
-        pb = self.bounds("prostate")
-        sb = self.bounds("sphincter")
-        lo = np.minimum(pb[0::2] - margin_mm, sb[0::2] - 5.0)
-        hi = pb[1::2] + margin_mm
-        hi[1] = max(hi[1], self.rectum_y + self.r_out + 2.0)  # the whole rectal wall and lumen
-        hi[2] = max(hi[2], self.bladder_neck[2] + BLADDER_WALL_MM + 5.0)  # the bladder neck
-        return np.ravel(np.stack([lo, hi], axis=1))
-
-
-def _union_bounds(boxes) -> np.ndarray:
-    b = np.asarray(boxes, dtype=float)
-    return np.ravel(np.stack([b[:, 0::2].min(axis=0), b[:, 1::2].max(axis=0)], axis=1))

@@ -23,6 +23,7 @@ import numpy as np
 
 from cryoviz.model.scene import LANGUAGES, ORGAN_NAMES
 from cryoviz.story.camera import Camera, Pose, chapter_poses, ease, interpolate
+from cryoviz.story.focus import CHAPTER_SECTION, focus_organ, lethal_gap
 from cryoviz.story.text import chapter_id, fill, format_number, load_text
 
 __all__ = ["Camera", "Chapter", "Cue", "FrameState", "FrozenDict", "Story"]
@@ -167,6 +168,13 @@ class FrameState:
         Organ name to opacity.
     camera : Camera
         Position, focal point, view up (mm) and view angle.
+    section : str or None
+        Section view the story shows (``"sagittal"``, ``"transverse"``) or None for the whole 3D scene
+        (:data:`cryoviz.story.focus.CHAPTER_SECTION`).
+    focus : str or None
+        Organ the caption names (highlighted; the rest recede).
+    callout : bool
+        Draw the measured gap between the lethal ice and the rectal wall (:attr:`Story.gap`).
     """
 
     t_s: float
@@ -194,6 +202,9 @@ class FrameState:
     show_coldest: bool
     organ_opacity: FrozenDict
     camera: Camera = field(default=Camera((0.0, -1.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 1.0)))
+    section: str | None = None
+    focus: str | None = None
+    callout: bool = False
 
 
 @dataclass(frozen=True)
@@ -255,6 +266,8 @@ class Story:
     duration_s : float
     spared_lines : tuple of str
         Lines of the "What was spared" panel with this scene's numbers.
+    gap : cryoviz.story.focus.Gap or None
+        Closest points of the lethal ice and the rectal wall (the callout's line), None without either.
     """
 
     def __init__(self, scene, anatomy, result, lang: str | None = None):
@@ -272,6 +285,8 @@ class Story:
         self._geometry()
         self._layout()
         self.spared_lines = self._spared_lines()
+        grid = getattr(result, "grid", None)
+        self.gap = lethal_gap(result) if getattr(grid, "labels", None) is not None else None
 
     # ------------------------------------------------------------------ public helpers
     def with_language(self, lang: str) -> Story:
@@ -453,6 +468,7 @@ class Story:
         trus, cath = self._devices(plan, t)
         after_probes = ch.number > 4 and ch.id != "after"
         show_sensors = bool(sensors) and (after_probes or (ch.id == "probes" and t >= plan.key_s))
+        focus = focus_organ(caption, text.get("focus", {}), self._organs)
         return FrameState(
             t_s=t, chapter=ch, caption=caption, card=card, card_sub=card_sub,
             disclaimer=text["common"]["disclaimer"], procedure_s=proc_s,
@@ -462,7 +478,16 @@ class Story:
             sensor_temps_c=sensors, sensor_readouts=readouts, show_sensors=show_sensors,
             isotherm_time_s=iso_t, isotherms_c=isos, legend=legend, show_coldest=coldest,
             organ_opacity=self._opacity(i, t), camera=self._camera(i, t),
+            section=CHAPTER_SECTION.get(ch.id), focus=focus, callout=self._callout(plan, t),
         )
+
+    def _callout(self, plan: _Plan, t: float) -> bool:
+        """The gap callout shows in "What was spared" from the first cue about the rectum on."""
+        if plan.chapter.id != "spared" or self.gap is None:
+            return False
+        words = self.text.get("focus", {})
+        return any(c.start_s <= t and plan.content_start_s <= c.start_s < plan.content_end_s
+                   and focus_organ(c.text, words, self._organs) == "rectum" for c in self.cues)
 
     def _procedure(self, plan: _Plan, t: float) -> tuple[float, str, int]:
         """Procedure seconds, phase and cycle shown at story time ``t`` in chapter ``plan``."""

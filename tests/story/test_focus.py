@@ -20,7 +20,8 @@ def story():
 
 def test_focus_names_the_organ_not_the_gland_it_is_described_by():
     words = {"prostate": "prostate|gland", "sphincter": "sphincter", "rectum": "rectum|rectal"}
-    assert focus_organ("Below the prostate, a ring of muscle. It is the sphincter.", words, ORGANS) == "sphincter"
+    below = "Below the prostate, a ring of muscle. It is the sphincter."
+    assert focus_organ(below, words, ORGANS) == "sphincter"
     assert focus_organ("This is your prostate. It is a gland.", words, ORGANS) == "prostate"
     assert focus_organ("Sensors watch the rectal wall.", words, ORGANS) == "rectum"
     assert focus_organ("A directive.", {"rectum": "rect"}, ORGANS) is None  # stems match at a word start
@@ -43,7 +44,8 @@ def test_sections_and_callout_follow_the_chapters(story):
     seen = {}
     for c in story.chapters:
         states = [story.state_at(t) for t in np.linspace(c.start_s, c.end_s - 1e-3, 40)]
-        seen[c.id] = ({s.section for s in states}, any(s.callout for s in states), all(s.callout for s in states))
+        callouts = [s.callout for s in states]
+        seen[c.id] = ({s.section for s in states}, any(callouts), all(callouts))
     assert seen["freeze1"][0] == {"sagittal"} and seen["spared"][0] == {"sagittal"}
     assert seen["thaw_refreeze"][0] == {"transverse"}
     assert seen["anatomy"][0] == {None}

@@ -78,6 +78,11 @@ def _build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--grid-mm", type=float, default=None)
     sm.add_argument("--no-cache", action="store_true")
 
+    ex = sub.add_parser("export", help="take-home visit page (.html) or printable summary (.pdf)")
+    ex.add_argument("scene", type=Path)
+    ex.add_argument("-o", "--output", type=Path, required=True)
+    ex.add_argument("--lang", default=None)
+
     c = sub.add_parser("check", help="validate scene files")
     c.add_argument("scenes", nargs="+", type=Path)
 

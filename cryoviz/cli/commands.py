@@ -9,7 +9,8 @@ from pathlib import Path
 
 from cryoviz.core.errors import InputError
 
-__all__ = ["cmd_bench", "cmd_check", "cmd_meshes", "cmd_render", "cmd_serve", "cmd_simulate", "cmd_still"]
+__all__ = ["cmd_bench", "cmd_check", "cmd_export", "cmd_meshes", "cmd_render", "cmd_serve", "cmd_simulate",
+           "cmd_still"]
 
 
 def _scene_path(path: Path | None) -> Path:
@@ -107,4 +108,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from cryoviz.bench import run_bench
 
     run_bench(args.what, quick=args.quick, out=sys.stdout)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the take-home visit page (.html) or printable summary (.pdf)."""
+    from cryoviz.deliver.export import export_file
+
+    out = export_file(args.scene, args.output, lang=args.lang)
+    print(f"{out}: {out.stat().st_size / 1e6:.2f} MB")
     return 0

@@ -1,0 +1,199 @@
+"""The story's key moments as plain geometry for the take-home viewer (presentation layer).
+
+:func:`key_moments` picks the story times a patient would want to see again (his anatomy, the probes in,
+the end of the first freeze, the end of the last freeze, what was spared, and his lesion when the scene has
+one). :func:`export_moments` applies each moment to the project's own :class:`~cryoviz.view.render.
+SceneRenderer` and reads back every visible 3D actor: its triangles (in world millimetres, the actor's
+transform applied), its colour and opacity. Colours are baked per actor, or per vertex where the actor is
+coloured by a scalar (the sensors), because glTF-style exports lose scalar colours and opacity (pyvista
+#7310, #7480). Meshes that do not change between moments (organs, probes) are stored once.
+
+The result is plain data (lists, floats, bytes), so the HTML writer only has to encode it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Moment", "SceneData", "export_moments", "key_moments"]
+
+#: Moments in story order: (id, chapter id the moment is taken from).
+_MOMENTS = (
+    ("anatomy", "anatomy"),
+    ("probes", "probes"),
+    ("freeze1", "freeze1"),
+    ("freeze2", "thaw_refreeze"),
+    ("spared", "spared"),
+)
+#: Actors the section view cuts (devices stay whole so the probes remain visible).
+_CUT_PREFIXES = ("organ:", "isotherm:", "lesion")
+
+
+@dataclass
+class Moment:
+    """One key moment: what the renderer showed at story time ``t_s``."""
+
+    id: str
+    chapter_id: str
+    t_s: float
+    title: str
+    captions: list[str]
+    clock: str
+    legend: list[tuple[float, str]]
+    readouts: list[str]
+    camera: dict
+    actors: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class SceneData:
+    """Geometry shared by all moments plus the moments themselves."""
+
+    geometries: list[dict]
+    moments: list[Moment]
+    organ_names: dict[str, str]
+    label_anchors: dict[str, list[float]]
+    centre_mm: list[float]
+    radius_mm: float
+
+
+def key_moments(story) -> list[tuple[str, str, float]]:
+    """Return ``(moment id, chapter id, story time s)`` for the moments this story has.
+
+    A moment is left out when the scene's story leaves its chapter out. When the scene has lesions, a
+    ``lesion`` moment (the anatomy chapter's picture, where the lesion is drawn inside the gland) follows the
+    anatomy.
+    """
+    out = []
+    for mid, cid in _MOMENTS:
+        t = story.chapter_time(cid)
+        if t is None:
+            continue
+        out.append((mid, cid, float(t)))
+        if mid == "anatomy" and getattr(story.scene, "lesions", None):
+            out.append(("lesion", cid, float(t)))
+    return out
+
+
+def _triangles(ds) -> tuple[np.ndarray, np.ndarray, str]:
+    """Points (n, 3) float32 and triangle indices (m, 3) of a dataset; kind ``"mesh"`` or ``"points"``."""
+    import pyvista as pv
+
+    mesh = pv.wrap(ds)
+    if not isinstance(mesh, pv.PolyData):
+        mesh = mesh.extract_surface(algorithm="dataset_surface")
+    if mesh.GetNumberOfPolys() + mesh.GetNumberOfStrips() == 0:
+        return np.asarray(mesh.points, np.float32), np.zeros((0, 3), np.uint32), "points"
+    tri = mesh.triangulate()
+    faces = np.asarray(tri.faces).reshape(-1, 4)[:, 1:] if tri.GetNumberOfPolys() else np.zeros((0, 3), int)
+    return np.asarray(tri.points, np.float32), faces.astype(np.uint32), "mesh"
+
+
+def _vertex_colours(actor, ds) -> np.ndarray | None:
+    """RGB uint8 per point when the actor is coloured by a scalar (its own lookup table), else None."""
+    mapper = actor.GetMapper()
+    if not mapper.GetScalarVisibility() or ds.GetPointData().GetScalars() is None:
+        return None
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    rgba = mapper.MapScalars(ds, 1.0)
+    if rgba is None or rgba.GetNumberOfTuples() != ds.GetNumberOfPoints():
+        return None
+    return np.ascontiguousarray(vtk_to_numpy(rgba)[:, :3], np.uint8)
+
+
+def _label_anchors(anatomy, names) -> dict[str, list[float]]:
+    """Where each organ's name is written: the mesh centre (the bundles: their outermost point, since the
+    centre falls between the two bundles; the urethra: its part below the apex, where the tube shows)."""
+    out = {}
+    for name in names:
+        mesh = anatomy.mesh(name)
+        c = np.asarray(mesh.center, float)
+        if name == "neurovascular_bundles":
+            pts = np.asarray(mesh.points)
+            c = pts[np.argmax(pts[:, 0])]
+        elif name == "urethra" and hasattr(anatomy, "urethra_centreline_mm"):
+            c = np.asarray(anatomy.urethra_centreline_mm(20)[-3], float)
+        out[name] = [round(float(v), 2) for v in c]
+    return out
+
+
+def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
+    """Apply every key moment to a :class:`~cryoviz.view.render.SceneRenderer` and read its 3D actors.
+
+    Parameters
+    ----------
+    story : cryoviz.story.timeline.Story
+        The story, in the language of the export.
+    shell_mm : float or None
+        Voxel size the isotherm shells are contoured at (None: the thermal grid). 1 mm keeps the shells
+        as smooth as a still's at about 4x the triangles of the video's 2 mm.
+
+    Returns
+    -------
+    SceneData
+    """
+    from vtkmodules.vtkRenderingCore import vtkActor
+
+    from cryoviz.view.render import SceneRenderer
+
+    renderer = SceneRenderer(story, (320, 240), captions=False, shell_mm=shell_mm)
+    geoms: list[dict] = []
+    index: dict[str, int] = {}
+    moments: list[Moment] = []
+    try:
+        for mid, cid, t in key_moments(story):
+            state = story.state_at(t)
+            renderer.apply(state)
+            chapter = state.chapter
+            caps = [c.text for c in story.cues if chapter.start_s <= c.start_s < chapter.end_s]
+            cam = state.camera
+            moment = Moment(
+                id=mid, chapter_id=cid, t_s=round(t, 3), title=chapter.title, captions=caps,
+                clock=state.clock_text, legend=[(float(a), b) for a, b in state.legend],
+                readouts=list(state.sensor_readouts) if state.show_sensors else [],
+                camera={"position": [float(v) for v in cam.position],
+                        "focal": [float(v) for v in cam.focal_point],
+                        "up": [float(v) for v in cam.view_up], "angle": float(cam.view_angle_deg)})
+            for name, actor in renderer.plotter.renderer.actors.items():
+                if not isinstance(actor, vtkActor) or not actor.GetVisibility():
+                    continue
+                ds = actor.GetMapper().GetInput() if actor.GetMapper() is not None else None
+                if ds is None or ds.GetNumberOfPoints() == 0:
+                    continue
+                pts, tris, kind = _triangles(ds)
+                cols = _vertex_colours(actor, ds)
+                digest = hashlib.sha1(pts.tobytes() + tris.tobytes()
+                                      + (cols.tobytes() if cols is not None else b"")).hexdigest()
+                if digest not in index:
+                    index[digest] = len(geoms)
+                    geoms.append({"kind": kind, "points": pts, "triangles": tris, "colours": cols})
+                prop = actor.GetProperty()
+                matrix = np.array([[actor.GetMatrix().GetElement(i, j) for j in range(4)]
+                                   for i in range(4)], float)
+                moment.actors.append({
+                    "name": name, "geometry": index[digest],
+                    "colour": [round(float(c), 4) for c in prop.GetColor()],
+                    "opacity": round(float(prop.GetOpacity()), 4),
+                    "matrix": [round(float(v), 4) for v in matrix.T.ravel()],  # column-major (three.js)
+                    "cut": name.startswith(_CUT_PREFIXES),
+                    "point_size": float(prop.GetPointSize()),
+                })
+            moments.append(moment)
+    finally:
+        renderer.close()
+    names = {n: story.text["organs"].get(n, n) for n in story.anatomy.organs}
+    labelled = [n for n in names if n not in ("perineum",)]
+    if "prostate" in story.anatomy.organs:
+        b = np.asarray(story.anatomy.mesh("prostate").bounds, float)
+    else:  # phantom: the moments' own geometry
+        pts = np.vstack([g["points"] for g in geoms]) if geoms else np.zeros((1, 3))
+        b = np.ravel(np.column_stack([pts.min(axis=0), pts.max(axis=0)]))
+    lo, hi = b[0::2], b[1::2]
+    return SceneData(geometries=geoms, moments=moments, organ_names=names,
+                     label_anchors=_label_anchors(story.anatomy, labelled),
+                     centre_mm=[round(float(v), 2) for v in 0.5 * (lo + hi)],
+                     radius_mm=round(float(0.5 * np.max(hi - lo)), 2))

@@ -1,0 +1,149 @@
+"""The words and figures both take-home files print (the visit page and the summary).
+
+Every figure comes from the thermal result's metrics dict (the same dict ``cryoviz simulate --json``
+writes) and is rounded towards the cautious side, so a line is never more reassuring than the model:
+coldest temperatures and distances are rounded *down* to 0.1 (14.35 °C prints 14.3 °C, 8.04 mm prints
+8.0 mm) and the share of tissue that reached a temperature is rounded *down* to a whole percent.
+The sentences live in the ``[export]`` tables of ``cryoviz/story/lang/<lang>.toml``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass
+
+from cryoviz.story.text import fill, format_number
+
+__all__ = ["Figure", "TakeHomeText", "figure_lines", "pct", "take_home_text", "temp"]
+
+
+def temp(value: float, lang: str) -> str:
+    """A temperature (or a distance) rounded down to 0.1, as ``lang`` writes it."""
+    return format_number(math.floor(round(float(value) * 10, 6)) / 10, lang, 1)
+
+
+def pct(fraction: float, lang: str) -> str:
+    """A fraction 0-1 as a whole percent, rounded down."""
+    return format_number(math.floor(round(float(fraction) * 100, 6)), lang, 0)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of figures: its sentence and, for an organ that may freeze, whether it did."""
+
+    key: str
+    text: str
+    froze: bool | None = None
+
+
+def _ok(v) -> bool:
+    return v is not None and isinstance(v, int | float) and math.isfinite(float(v))
+
+
+def figure_lines(metrics: dict, text: dict, lang: str) -> list[Figure]:
+    """The patient's figures in plain words, from a metrics dict.
+
+    Parameters
+    ----------
+    metrics : dict
+        ``ThermalResult.metrics`` (the contract's metrics JSON).
+    text : dict
+        The loaded language text (:func:`cryoviz.story.text.load_text`).
+    lang : str
+        Language code (number format).
+
+    Returns
+    -------
+    list of Figure
+        Target coverage, rectal wall (and the -40 °C ice's distance to it), urethral wall, sphincter, nerve
+        bundles and each lesion, where the metrics have them.
+    """
+    lines = text["export"]["figures_lines"]
+    organs = metrics.get("organs", {})
+    out: list[Figure] = []
+    target = metrics.get("target") or {}
+    src = target if _ok(target.get("fraction_below_minus40")) else organs.get("prostate", {})
+    line = None
+    if _ok(src.get("fraction_below_minus40")):
+        name = (target.get("name") or "prostate") if src is target else "prostate"
+        vals = {"target": text["organs"].get(name, name), "pct40": pct(src["fraction_below_minus40"], lang)}
+        if _ok(src.get("fraction_below_minus20")):
+            vals["pct20"] = pct(src["fraction_below_minus20"], lang)
+        line = fill(lines["target"], vals)
+    if line:
+        out.append(Figure("target", line))
+    for key, organ in (("rectum", "rectum_wall"), ("urethra", "urethra"), ("sphincter", "sphincter"),
+                       ("nerves", "neurovascular_bundles")):
+        o = organs.get(organ, {})
+        if _ok(o.get("min_temp_c")):
+            froze = float(o["min_temp_c"]) <= 0.0
+            out.append(Figure(key, fill(lines[key], {"temp": temp(o["min_temp_c"], lang)}) or "", froze))
+        if key == "rectum" and _ok(o.get("min_distance_to_minus40_mm")):
+            out.append(Figure("rectum_gap", fill(lines["rectum_gap"],
+                                                 {"gap": temp(o["min_distance_to_minus40_mm"], lang)}) or ""))
+        if key == "nerves" and _ok(o.get("fraction_below_0")):
+            out.append(Figure("nerves_frozen", fill(lines["nerves_frozen"],
+                                                    {"pct0": pct(o["fraction_below_0"], lang)}) or ""))
+    for lesion in metrics.get("lesions", []) or []:
+        if not _ok(lesion.get("fraction_below_minus40")):
+            continue
+        vals = {"name": str(lesion.get("name", "")), "pct40": pct(lesion["fraction_below_minus40"], lang)}
+        if _ok(lesion.get("margin_mm")):
+            vals["margin"] = temp(lesion["margin_mm"], lang)
+        line = fill(lines["lesion"], vals) or fill(lines["lesion"].split(". ")[0] + ".", vals)
+        covered = lesion.get("covered")
+        extra = ""
+        if covered is not None:
+            extra = " " + text["export"]["covered_yes" if covered else "covered_no"]
+        out.append(Figure("lesion", (line or "") + extra))
+    return [f for f in out if f.text]
+
+
+@dataclass(frozen=True)
+class TakeHomeText:
+    """Everything the two files say besides the 3D scene, in one language."""
+
+    lang: str
+    title_html: str
+    title_pdf: str
+    intro: str
+    prepared_for: str | None
+    figures: list[Figure]
+    figures_source: str
+    risks: list[str]
+    after: list[str]
+    questions: list[str]
+    sources: list[str]
+    disclaimer: str
+    made_by: str
+    model_note: str
+
+
+def take_home_text(story, date: _dt.date | None = None) -> TakeHomeText:
+    """Collect the take-home text for a story (its language, its scene's metrics).
+
+    The risks are the lines of the story's "after" chapter that quote a rate (they carry their sources);
+    the display name is printed only when the scene gives one (``scene.display_name``), never a file name.
+    """
+    from cryoviz import __version__
+
+    text, lang = story.text, story.lang
+    ex = text["export"]
+    m = story.result.metrics
+    date = date or _dt.date.today()
+    after_cues = list(text["chapters"]["after"]["cues"])
+    risks = [c for c in after_cues if "%" in c]
+    name = getattr(story.scene, "display_name", None)
+    grid = format_number(float(m.get("grid_mm", 0.0)), lang, 1)
+    return TakeHomeText(
+        lang=lang, title_html=ex["html_title"], title_pdf=ex["pdf_title"], intro=ex["intro"],
+        prepared_for=fill(ex["prepared_for"], {"name": name}) if name else None,
+        figures=figure_lines(m, text, lang),
+        figures_source=fill(ex["figures_source"], {"version": __version__, "grid_mm": grid}) or "",
+        risks=risks, after=[ex["after_catheter"], ex["after_psa"]],
+        questions=list(ex["question_list"]), sources=list(ex["source_list"]),
+        disclaimer=text["common"]["disclaimer"],
+        made_by=fill(ex["made_by"], {"version": __version__, "date": date.isoformat()}) or "",
+        model_note=text["common"]["model_note"],
+    )

@@ -22,7 +22,8 @@ KINDS = {".html": "html", ".htm": "html"}
 def _kind(out: Path) -> str:
     kind = KINDS.get(Path(out).suffix.lower())
     if kind is None:
-        raise InputError.one("argument", "-o", "unknown output type", ", ".join(sorted(KINDS)), Path(out).name)
+        raise InputError.one("argument", "-o", "unknown output type", ", ".join(sorted(KINDS)),
+                             Path(out).name)
     return kind
 
 

@@ -33,6 +33,7 @@ VOLUME_RANGE_ML: dict[str, tuple[float, float]] = {
     "prostate": (5.0, 250.0), "urethra": (0.1, 30.0), "sphincter": (0.1, 40.0), "bladder": (20.0, 1200.0),
     "rectum": (5.0, 800.0), "seminal_vesicles": (0.3, 60.0), "neurovascular_bundles": (0.02, 15.0),
     "perineum": (0.5, 200.0), "pubic_bone": (1.0, 500.0),
+    "lesion": (0.01, 40.0),  # a [[lesions]] mesh: a 40 mm ball is 33.5 ml
 }
 #: How far a patient's organ centroid may lie from the generated organ's centroid, mm.
 MAX_CENTROID_OFFSET_MM = 25.0

@@ -15,6 +15,7 @@ __all__ = [
     "HYDRODISSECTION_GAP_MM",
     "LANGUAGES",
     "LAYOUT_PRESETS",
+    "LESION_MARGIN_MM",
     "MAX_SCENE_BYTES",
     "MESH_SUFFIXES",
     "ORGAN_NAMES",
@@ -22,6 +23,7 @@ __all__ = [
     "SENSOR_SITES",
     "AnatomyParams",
     "FreezeCycle",
+    "Lesion",
     "Phantom",
     "Probe",
     "ProbeLayout",
@@ -54,6 +56,9 @@ SENSOR_SITES = ("rectal_wall", "apex", "sphincter", "capsule_left", "capsule_rig
 LANGUAGES = ("en", "es")
 #: Automatic probe layouts (see :mod:`cryoviz.model.layout`).
 LAYOUT_PRESETS = ("whole_gland", "hemi_left", "hemi_right", "focal")
+#: Default treatment margin beyond a lesion's edge, mm: about 5 mm in the RAND/UCLA focal-therapy
+#: consensus (Donaldson et al., Eur Urol 2015, PMC4410301; expert opinion, level 5 evidence).
+LESION_MARGIN_MM = 5.0
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,46 @@ class Sensor:
 
 
 @dataclass(frozen=True)
+class Lesion:
+    """A known cancer (MRI-visible, biopsy-proven recurrence) inside the gland.
+
+    Exactly one of ``sector``, ``position_mm`` or ``mesh`` says where it is; a sector or a position comes
+    with ``diameter_mm`` (the lesion is then drawn and measured as a ball of that diameter).
+
+    Attributes
+    ----------
+    name : str
+        Label shown to the clinician and in the story (default ``"lesion 1"``, ...).
+    sector : str or None
+        A PI-RADS v2.1 gland sector, canonical form ``"mid left PZpl"`` (level, side, zone), resolved on
+        the actual gland by :mod:`cryoviz.model.sectors`.
+    position_mm : tuple of float or None
+        Centre (x, y, z) in the patient frame, mm.
+    diameter_mm : float or None
+        Largest diameter, 3–40 mm (with ``sector`` or ``position_mm``).
+    mesh : Path or None
+        The lesion's own closed surface (STL/VTP/OBJ/PLY, mm, patient frame), e.g. a GTV.
+    pirads : int or None
+        PI-RADS assessment category 1–5, shown to the clinician only.
+    margin_mm : float
+        Safety margin the plan aims for beyond the lesion's edge, 0–15 mm (default
+        :data:`LESION_MARGIN_MM`).
+    visible_on_ultrasound : bool
+        Whether the lesion shows on the ultrasound picture (as a darker area). Many recurrences after
+        radiation do not, so the default is ``False``.
+    """
+
+    name: str
+    sector: str | None = None
+    position_mm: tuple[float, float, float] | None = None
+    diameter_mm: float | None = None
+    mesh: Path | None = None
+    pirads: int | None = None
+    margin_mm: float = LESION_MARGIN_MM
+    visible_on_ultrasound: bool = False
+
+
+@dataclass(frozen=True)
 class Story:
     """How the story is told.
 
@@ -274,6 +319,8 @@ class Scene:
     phantom : Phantom or None
         When set, the scene is a gel phantom (no anatomy).
     thermal : ThermalSettings
+    lesions : tuple of Lesion
+        Known cancers (0–5), in the order of the file.
     """
 
     path: str = "<default>"
@@ -287,3 +334,4 @@ class Scene:
     story: Story = field(default_factory=Story)
     phantom: Phantom | None = None
     thermal: ThermalSettings = field(default_factory=ThermalSettings)
+    lesions: tuple[Lesion, ...] = ()

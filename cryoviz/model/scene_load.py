@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cryoviz.core.errors import InputError, Problem
 from cryoviz.model import template
+from cryoviz.model.lesion_load import read_lesions
 from cryoviz.model.scene import (
     HYDRODISSECTION_GAP_MM,
     LANGUAGES,
@@ -53,7 +54,7 @@ _GOT_MAX = 60
 _MISSING = object()
 
 _TOP_KEYS = ("title", "anatomy", "layout", "probes", "protocol", "warmer", "sensors", "story", "phantom",
-             "thermal")
+             "thermal", "lesions")
 _ANATOMY_KEYS = ("volume_ml", "post_radiation", "radiation_shrink", "rectum_gap_mm", "hydrodissection",
                  "rectal_wall_mm", "bladder_volume_ml", "meshes")
 _LAYOUT_KEYS = ("preset", "kind")
@@ -541,7 +542,10 @@ def parse_scene(text: str, path: str = "<string>", base_dir: Path | None = None)
     scene = Scene(path=path, title=title or Scene().title, anatomy=anatomy, probes=probes, layout=layout,
                   protocol=_read_protocol(r, data), warmer=_read_warmer(r, data),
                   sensors=_read_sensors(r, data), story=_read_story(r, data), phantom=phantom,
-                  thermal=_read_thermal(r, data))
+                  thermal=_read_thermal(r, data), lesions=read_lesions(r, data, base_dir))
+    if phantom is not None and "lesions" in data:
+        r.add("lesions", "a gel phantom has no prostate to hold a lesion", "no [[lesions]] with [phantom]",
+              _Said("both"))
     if r.problems:
         raise InputError(r.problems)
     return scene
@@ -599,7 +603,8 @@ def check_scene_geometry(scene: Scene, anatomy: object | None = None) -> None:
     """Check where the explicit probes go in the body (or the phantom).
 
     Rejects positions outside the template's reach, probe tips inside the rectum (wall or lumen) or the
-    bladder, and (for a phantom) tips outside the gel block. The tip is at
+    bladder, (for a phantom) tips outside the gel block, and lesions that do not fit inside the gland
+    (:func:`cryoviz.model.lesions.check_lesions`). The tip is at
     ``(x_mm, y_mm, anatomy.landmarks.skin_z_mm + depth_mm)``.
 
     Parameters
@@ -623,9 +628,9 @@ def check_scene_geometry(scene: Scene, anatomy: object | None = None) -> None:
         if not (min(xs) - tol <= p.x_mm <= max(xs) + tol and min(ys) - tol <= p.y_mm <= max(ys) + tol):
             problems.append(Problem(scene.path, f"probes[{i}].position_mm", "outside the template's reach",
                                     reach, f"[{_fmt(p.x_mm)}, {_fmt(p.y_mm)}]"))
-    if problems or not scene.probes:
-        if problems:
-            raise InputError(problems)
+    if problems:
+        raise InputError(problems)
+    if not scene.probes and not scene.lesions:
         return
     import numpy as np
 
@@ -637,6 +642,12 @@ def check_scene_geometry(scene: Scene, anatomy: object | None = None) -> None:
         else:
             base_dir = None if scene.path.startswith("<") else Path(scene.path).resolve().parent
             anatomy = anatomy_mod.build_anatomy(scene.anatomy, base_dir=base_dir)
+    if scene.lesions:
+        from cryoviz.model.lesions import check_lesions
+
+        check_lesions(scene, anatomy)
+    if not scene.probes:
+        return
     skin_z_mm = float(anatomy.landmarks.skin_z_mm)
     tips_mm = np.array([[p.x_mm, p.y_mm, skin_z_mm + p.depth_mm] for p in scene.probes])
     for organ in ("rectum", "bladder"):

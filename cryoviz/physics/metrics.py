@@ -135,9 +135,15 @@ def compute_metrics(result, scene, anatomy, steps: int, wall_s: float,
             isotherms[f"{th:.0f}"] = {"volume_ml": 0.0, "extent_mm": [0.0, 0.0, 0.0]}
 
     sensors = {name: {"min_temp_c": _r(float(np.min(s)))} for name, s in result.sensors.items()}
-    return {
+    out = {
         "scene": str(scene.path), "grid_mm": sp, "grid_shape": [int(n) for n in labels.shape],
         "steps": int(steps), "simulated_s": float(scene.protocol.duration_s), "wall_s": _r(wall_s, 3),
         "organs": organs, "isotherms": isotherms, "sensors": sensors,
         "warnings": warnings_for(organs, bool(scene.warmer.urethral) and scene.phantom is None),
     }
+    if getattr(scene, "lesions", ()):  # issue #17: coverage of each known cancer
+        from cryoviz.model.lesions import resolve_lesions
+        from cryoviz.physics.lesion_metrics import lesion_metrics
+
+        out["lesions"] = lesion_metrics(result, resolve_lesions(scene, anatomy))
+    return out

@@ -1,26 +1,40 @@
 """The metrics JSON of a thermal result (design contract, ``cryoviz simulate --json``).
 
-Definitions:
+Definitions (every figure is defined once, here):
 
-* ``fraction_below_X``: fraction of the organ's voxels whose coldest temperature over the whole protocol
-  reached X °C or colder.
-* ``min_temp_c``: coldest temperature any voxel of the organ reached. The urethra is its lumen and lining
-  (the voxels labelled ``urethra``): with the warming catheter on they touch the warm catheter and are held
-  at its temperature; with it off they are ordinary tissue and freeze when the ice reaches them. An organ
-  that lies outside the simulated box (the perineal skin, usually) reports the far-field temperature, at
-  which the faces of the box are held.
-* ``rectum_wall.min_distance_to_minus40_mm`` / ``..._to_0_mm``: shortest distance from a rectal-wall voxel
-  centre to a voxel that reached −40 °C / 0 °C (0 if the wall itself reached it, ``null`` if nothing did).
-* ``isotherms``: volume and bounding-box extent (x, y, z) of the ≤ −40, ≤ −20 and ≤ 0 °C regions at the
-  snapshot with the largest iceball (most voxels at or below 0 °C).
-* ``warnings``: plain sentences for a patient-facing summary.
+* ``organs.<organ>``: ``volume_ml`` and, volume-weighted over the organ's own voxels, ``fraction_below_0``,
+  ``fraction_below_minus20``, ``fraction_below_minus40`` (share whose coldest temperature over the whole
+  protocol reached that temperature or colder) and ``min_temp_c`` (the coldest). An organ that lies outside
+  the simulated box (the perineal skin, usually) reports the far-field temperature and no cold fraction.
+* ``organs.urethra``: the **urethral wall**, the tissue within 1 mm of the catheter surface, sampled below
+  the voxel size (:mod:`cryoviz.physics.bands`), not the catheter voxels (which the warmer holds at its
+  set-point); ``catheter_temp_c`` is that set-point (``null`` with the warmer off).
+* ``organs.rectum_wall``: the rectal wall between its outer surface and the lumen, sampled the same way
+  (its coldest point is the outer surface facing the prostate); ``min_distance_to_minus40_mm`` /
+  ``..._to_0_mm``: shortest distance from a rectal-wall voxel centre to a voxel that reached −40 °C / 0 °C
+  (0 if the wall itself reached it, ``null`` if nothing did).
+* ``sensors.<name>.min_temp_c``: coldest temperature at the named sensor's own position (trilinear, from
+  the snapshots every 10 s).
+* ``isotherms.<T>`` (T = −40, −20, 0 °C): ``volume_ml`` and ``extent_mm`` (bounding box x, y, z) of the
+  region at or below T at the snapshot where *that* region is largest, ``at_s`` that time, and ``ever_ml``
+  the volume that reached T at any time.
+* ``target``: what the plan meant to treat (:mod:`cryoviz.physics.target`); ``null`` for a phantom.
+* ``uncertainty``: per headline figure, how much it moves with the grid (:mod:`cryoviz.physics.uncertainty`).
+* ``warnings`` / ``warning_codes``: :mod:`cryoviz.physics.warnings`.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["ORGAN_LABELS", "compute_metrics", "warnings_for"]
+from cryoviz.physics.bands import band_points, project_to_level, sample_field
+from cryoviz.physics.target import plan_target, target_metrics
+from cryoviz.physics.uncertainty import uncertainty_for
+from cryoviz.physics.warnings import evaluate_warnings
+
+__all__ = ["ORGAN_LABELS", "THRESHOLDS_C", "URETHRAL_WALL_MM", "compute_metrics"]
 
 #: Metrics organ name -> anatomy label codes.
 ORGAN_LABELS: dict[str, tuple[int, ...]] = {
@@ -29,7 +43,17 @@ ORGAN_LABELS: dict[str, tuple[int, ...]] = {
     "gel": (12,),
 }
 _SCENE_TO_METRIC = {"rectum": "rectum_wall"}
+#: The isotherms reported, °C (order of ``thermal_run.ISOTHERMS_C``).
 THRESHOLDS_C = (-40.0, -20.0, 0.0)
+#: Thickness of the urethral wall reported as ``organs.urethra``, mm (issue #11: tissue within 1 mm of the
+#: catheter surface).
+URETHRAL_WALL_MM = 1.0
+#: Lattice step of the sub-voxel wall samples, mm (a quarter of the 1 mm default voxel).
+WALL_STEP_MM = 0.25
+#: Lattice step of the rectal-wall samples, mm (a wall 2-4 mm thick; coarser than the urethral wall's, which
+#: is 1 mm thick, to keep the sample count down along the long rectum).
+RECTAL_STEP_MM = 0.5
+_LABEL_URETHRA, _LABEL_URINE = 2, 5
 
 
 def _r(x: float | None, nd: int = 2) -> float | None:
@@ -45,41 +69,127 @@ def _distance_mm(reached: np.ndarray, target: np.ndarray, spacing_mm: float) -> 
     return float(d[target].min())
 
 
-def _largest_iceball(temps_c: np.ndarray) -> int:
-    counts = [int(np.count_nonzero(np.asarray(temps_c[q]) <= 0.0)) for q in range(temps_c.shape[0])]
-    return int(np.argmax(counts))
+def _cold_figures(values: np.ndarray, volume_ml: float) -> dict:
+    """The five organ figures of equally weighted samples ``values`` (°C) of a ``volume_ml`` region."""
+    n = values.size
+    return {"volume_ml": _r(volume_ml),
+            "fraction_below_0": _r((values <= 0).mean() if n else 0.0, 4),
+            "fraction_below_minus20": _r((values <= -20).mean() if n else 0.0, 4),
+            "fraction_below_minus40": _r((values <= -40).mean() if n else 0.0, 4),
+            "min_temp_c": _r(values.min()) if n else None}
 
 
-def warnings_for(organs: dict, urethral_warmer_on: bool) -> list[str]:
-    """Plain-language warnings from the ``organs`` block of the metrics."""
-    out = []
-    rw = organs.get("rectum_wall")
-    if rw is not None and rw["min_temp_c"] <= 0.0:
-        out.append(f"The rectal wall reached {rw['min_temp_c']:.0f} °C: the ice touched the rectum.")
-    elif rw is not None and rw["min_temp_c"] <= 10.0:
-        out.append(f"The rectal wall cooled to {rw['min_temp_c']:.0f} °C: the ice came close to the rectum.")
-    ur = organs.get("urethra")
-    if ur is not None and ur["min_temp_c"] <= 0.0:
-        if urethral_warmer_on:
-            out.append(f"The lining of the urethra reached {ur['min_temp_c']:.0f} °C even with the warming "
-                       "catheter on.")
-        else:
-            out.append(f"The urethra reached {ur['min_temp_c']:.0f} °C with the warming catheter off: "
-                       "the ice reached the urethra.")
-    sp = organs.get("sphincter")
-    if sp is not None and sp["min_temp_c"] <= 0.0:
-        out.append(f"The urinary sphincter muscle reached {sp['min_temp_c']:.0f} °C: ice there can make "
-                   "leaking urine more likely.")
-    pr = organs.get("prostate")
-    if pr is not None and pr["fraction_below_minus40"] < 0.5:
-        out.append(f"Only {100 * pr['fraction_below_minus40']:.0f} % of the prostate reached -40 °C, "
-                   "the temperature that reliably destroys tissue.")
+def _near(labels: np.ndarray, codes: tuple[int, ...], reach_vox: int) -> np.ndarray:
+    from scipy.ndimage import binary_dilation
+
+    m = np.isin(labels, codes)
+    return binary_dilation(m, iterations=reach_vox) if m.any() else m
+
+
+def _sd_above(anatomy, organ: str, pts: np.ndarray, level_mm: float) -> np.ndarray:
+    return anatomy.signed_distance(organ, pts) > level_mm
+
+
+def _urethral_wall(tmin, grid, anatomy, catheter_c: float | None) -> dict | None:
+    """Figures of the tissue within ``URETHRAL_WALL_MM`` of the catheter (urethra) surface."""
+    if "urethra" not in anatomy.organs:
+        return None
+    sp = float(grid.spacing_mm)
+    reach = math.ceil((URETHRAL_WALL_MM + sp) / sp) + 1
+    pts = band_points(anatomy, "urethra", grid, 0.0, URETHRAL_WALL_MM, WALL_STEP_MM,
+                      candidates=_near(grid.labels, (_LABEL_URETHRA,), reach))
+    if len(pts) == 0:
+        return None
+    vox = np.rint((pts - grid.origin_mm) / sp).astype(np.int64)
+    pts = pts[grid.labels[vox[:, 0], vox[:, 1], vox[:, 2]] != _LABEL_URINE]  # tissue only, not the bladder
+    field = tmin
+    if catheter_c is not None:  # the catheter voxels are at the set-point for as long as the warmer runs
+        field = np.where(grid.labels == _LABEL_URETHRA, np.float32(catheter_c), tmin)
+    vals = sample_field(field, grid, pts)
+    out = _cold_figures(vals, len(pts) * WALL_STEP_MM ** 3 / 1000.0)
+    # the coldest tissue of the wall is its outer edge (the cold comes from outside): sample the edge itself
+    edge = project_to_level(anatomy, "urethra", pts[_sd_above(anatomy, "urethra", pts,
+                                                               URETHRAL_WALL_MM - WALL_STEP_MM)],
+                            URETHRAL_WALL_MM)
+    if len(edge):
+        out["min_temp_c"] = _r(min(float(vals.min()), float(sample_field(field, grid, edge).min())))
+    out["catheter_temp_c"] = None if catheter_c is None else float(catheter_c)
+    return out
+
+
+def _rectal_wall(tmin, grid, anatomy) -> dict | None:
+    """Figures of the rectal wall (outer surface to lumen), sub-voxel."""
+    lm = anatomy.landmarks
+    wall = float(getattr(lm, "rectum_wall_mm", 0.0) or 0.0)
+    if "rectum" not in anatomy.organs or wall <= 0:
+        return None
+    pts = band_points(anatomy, "rectum", grid, -wall, 0.0, RECTAL_STEP_MM,
+                      candidates=_near(grid.labels, (ORGAN_LABELS["rectum_wall"][0],), 2))
+    if len(pts) == 0:
+        return None
+    vals = sample_field(tmin, grid, pts)
+    out = _cold_figures(vals, len(pts) * RECTAL_STEP_MM ** 3 / 1000.0)
+    # its coldest tissue is the outer surface, facing the prostate: sample the surface itself
+    edge = project_to_level(anatomy, "rectum", pts[_sd_above(anatomy, "rectum", pts, -RECTAL_STEP_MM)], 0.0)
+    if len(edge):
+        out["min_temp_c"] = _r(min(float(vals.min()), float(sample_field(tmin, grid, edge).min())))
+    return out
+
+
+def _organs(result, scene, anatomy, tmin, catheter_c) -> dict:
+    g = result.grid
+    labels, sp = g.labels, float(g.spacing_mm)
+    vox_ml = sp ** 3 / 1000.0
+    far_c = float(scene.phantom.temp_c) if scene.phantom is not None else 37.0
+    names = [_SCENE_TO_METRIC.get(o, o) for o in anatomy.organs]
+    for key in ("prostate", "urethra", "rectum_wall"):  # contract order first
+        if key in names:
+            names.remove(key)
+            names.insert(["prostate", "urethra", "rectum_wall"].index(key), key)
+    organs: dict[str, dict] = {}
+    for name in names:
+        codes = ORGAN_LABELS.get(name, ())
+        mask = np.isin(labels, codes) if codes else np.zeros(labels.shape, bool)
+        entry = _cold_figures(tmin[mask], int(mask.sum()) * vox_ml)
+        if entry["min_temp_c"] is None:
+            entry["min_temp_c"] = far_c
+        if name == "urethra" and hasattr(anatomy, "landmarks"):
+            entry = _urethral_wall(tmin, g, anatomy, catheter_c) or entry
+        if name == "rectum_wall":
+            if hasattr(anatomy, "landmarks"):
+                entry = _rectal_wall(tmin, g, anatomy) or entry
+            entry["min_distance_to_minus40_mm"] = _r(_distance_mm(tmin <= -40, mask, sp))
+            entry["min_distance_to_0_mm"] = _r(_distance_mm(tmin <= 0, mask, sp))
+        organs[name] = entry
+    return organs
+
+
+def _isotherms(result, tmin, iso_counts) -> dict:
+    g = result.grid
+    sp = float(g.spacing_mm)
+    vox_ml = sp ** 3 / 1000.0
+    temps, times = result.temps_c, np.asarray(result.times_s, float)
+    if iso_counts is None:
+        iso_counts = np.array([[int(np.count_nonzero(np.asarray(temps[q], np.float32) <= th))
+                                for th in THRESHOLDS_C] for q in range(temps.shape[0])])
+    out = {}
+    for n, th in enumerate(THRESHOLDS_C):
+        counts = np.asarray(iso_counts)[:, n]
+        q = int(np.argmax(counts))
+        entry = {"volume_ml": 0.0, "extent_mm": [0.0, 0.0, 0.0], "at_s": None,
+                 "ever_ml": _r(np.count_nonzero(tmin <= th) * vox_ml)}
+        if counts[q] > 0:
+            m = np.asarray(temps[q], np.float32) <= th
+            ext = [float((np.ptp(np.flatnonzero(m.any(axis=tuple(a for a in range(3) if a != ax)))) + 1) * sp)
+                   for ax in range(3)]
+            entry.update(volume_ml=_r(counts[q] * vox_ml), extent_mm=ext, at_s=float(times[q]))
+        out[f"{th:.0f}"] = entry
     return out
 
 
 def compute_metrics(result, scene, anatomy, steps: int, wall_s: float,
-                    iceball_index: int | None = None) -> dict:
-    """The contract metrics of ``result`` (a :class:`cryoviz.physics.thermal.ThermalResult`).
+                    iso_counts: np.ndarray | None = None) -> dict:
+    """The contract metrics of ``result`` (a :class:`cryoviz.physics.result.ThermalResult`).
 
     Parameters
     ----------
@@ -90,60 +200,29 @@ def compute_metrics(result, scene, anatomy, steps: int, wall_s: float,
         Time steps taken (super steps of the solver).
     wall_s : float
         Wall-clock seconds of the run.
-    iceball_index : int, optional
-        Snapshot with the largest iceball if already known (else found from the snapshots).
+    iso_counts : ndarray (nt, 3), optional
+        Voxels at or below each of :data:`THRESHOLDS_C` per snapshot, if already counted during the run
+        (otherwise counted here from the snapshots).
     """
     g = result.grid
-    labels = g.labels
     sp = float(g.spacing_mm)
-    vox_ml = sp ** 3 / 1000.0
     tmin = np.asarray(result.min_temp_c, np.float32)
-    far_c = float(scene.phantom.temp_c) if scene.phantom is not None else 37.0
-    organs: dict[str, dict] = {}
-    names = [_SCENE_TO_METRIC.get(o, o) for o in anatomy.organs]
-    for key in ("prostate", "urethra", "rectum_wall"):  # contract order first
-        if key in names:
-            names.remove(key)
-            names.insert(["prostate", "urethra", "rectum_wall"].index(key), key)
-    for name in names:
-        codes = ORGAN_LABELS.get(name, ())
-        mask = np.isin(labels, codes) if codes else np.zeros(labels.shape, bool)
-        entry: dict = {"min_temp_c": _r(tmin[mask].min()) if mask.any() else far_c}
-        if name == "prostate":
-            n = int(mask.sum())
-            vals = tmin[mask]
-            entry = {"volume_ml": _r(n * vox_ml),
-                     "fraction_below_minus40": _r((vals <= -40).mean() if n else 0.0, 4),
-                     "fraction_below_minus20": _r((vals <= -20).mean() if n else 0.0, 4),
-                     "fraction_below_0": _r((vals <= 0).mean() if n else 0.0, 4),
-                     "min_temp_c": entry["min_temp_c"]}
-        if name == "rectum_wall":
-            entry["min_distance_to_minus40_mm"] = _r(_distance_mm(tmin <= -40, mask, sp))
-            entry["min_distance_to_0_mm"] = _r(_distance_mm(tmin <= 0, mask, sp))
-        organs[name] = entry
-
-    q = _largest_iceball(result.temps_c) if iceball_index is None else int(iceball_index)
-    snap = np.asarray(result.temps_c[q], np.float32)
-    isotherms = {}
-    for th in THRESHOLDS_C:
-        m = snap <= th
-        if m.any():
-            ext = [float((np.ptp(np.flatnonzero(m.any(axis=tuple(a for a in range(3) if a != ax)))) + 1) * sp)
-                   for ax in range(3)]
-            isotherms[f"{th:.0f}"] = {"volume_ml": _r(m.sum() * vox_ml), "extent_mm": ext}
-        else:
-            isotherms[f"{th:.0f}"] = {"volume_ml": 0.0, "extent_mm": [0.0, 0.0, 0.0]}
-
+    w = scene.warmer
+    warmer_on = bool(w.urethral) and scene.phantom is None
+    catheter_c = float(w.urethral_temp_c) if warmer_on else None
+    organs = _organs(result, scene, anatomy, tmin, catheter_c)
     sensors = {name: {"min_temp_c": _r(float(np.min(s)))} for name, s in result.sensors.items()}
     out = {
-        "scene": str(scene.path), "grid_mm": sp, "grid_shape": [int(n) for n in labels.shape],
+        "scene": str(scene.path), "grid_mm": sp, "grid_shape": [int(n) for n in g.labels.shape],
         "steps": int(steps), "simulated_s": float(scene.protocol.duration_s), "wall_s": _r(wall_s, 3),
-        "organs": organs, "isotherms": isotherms, "sensors": sensors,
-        "warnings": warnings_for(organs, bool(scene.warmer.urethral) and scene.phantom is None),
+        "organs": organs, "isotherms": _isotherms(result, tmin, iso_counts), "sensors": sensors,
+        "target": target_metrics(plan_target(scene, g), tmin, sp),
     }
     if getattr(scene, "lesions", ()):  # issue #17: coverage of each known cancer
         from cryoviz.model.lesions import resolve_lesions
         from cryoviz.physics.lesion_metrics import lesion_metrics
 
         out["lesions"] = lesion_metrics(result, resolve_lesions(scene, anatomy))
+    out["uncertainty"] = uncertainty_for(out)
+    out["warning_codes"], out["warnings"] = evaluate_warnings(out, warmer_on)
     return out

@@ -145,7 +145,7 @@ def test_mirror_half_solve_equals_the_whole_grid(default_setup):
     # A left-right symmetric scene is solved on the half x >= 0 with a mirror plane; the unfolded result
     # must be the whole-grid solve (float16 snapshots: within one rounding step).
     _, _, grid, geoms = default_setup
-    from cryoviz.physics.thermal import _mirror_plan
+    from cryoviz.physics.thermal_run import _mirror_plan
 
     assert _mirror_plan(grid.labels, grid.origin_mm, grid.spacing_mm, geoms) is not None
     one = Protocol(cycles=(FreezeCycle(200.0, 60.0, "passive"),))

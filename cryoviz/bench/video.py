@@ -181,7 +181,8 @@ def _ours(scene_path: Path, out_mp4: Path, size, fps: int, length_s: float, jobs
 
 def _ours_here(args_json: str) -> None:
     """Subprocess side of :func:`_ours`: time one run and print its figures as one JSON line."""
-    from cryoviz.deliver.video import _LOADED, encode_frames, video_plan
+    from cryoviz.deliver.frames import encode_frames
+    from cryoviz.deliver.video import _LOADED, video_plan
     from cryoviz.story.session import load_story
 
     a = json.loads(args_json)

@@ -1,17 +1,21 @@
-"""WebVTT subtitles: write the story's cues beside the video, and read them back.
+"""WebVTT subtitles: write the story's cues beside the video, and read them back (with ``webvtt-py``).
 
-Only the subset of WebVTT the video needs: a ``WEBVTT`` header, numbered cues with
-``HH:MM:SS.mmm --> HH:MM:SS.mmm`` timings and plain text (``&``, ``<`` and ``>`` escaped). The reader accepts
-what the writer writes plus the usual variations (``MM:SS.mmm`` timings, cue settings, NOTE blocks), so a
-test can check a file without a third-party parser.
+The writer numbers the cues, formats ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` timings and escapes ``&``, ``<`` and
+``>`` in the text (WebVTT reads them as markup otherwise; webvtt-py writes text as given). The reader is
+webvtt-py's parser, made strict where the video's tests need it: a block without a timing line, or a cue
+that ends before it starts, is an error rather than silently skipped.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import webvtt
+from webvtt.errors import MalformedCaptionError, MalformedFileError
 
 __all__ = ["Cue", "format_timestamp", "parse_timestamp", "parse_vtt", "vtt_text", "write_vtt"]
 
@@ -42,24 +46,23 @@ def format_timestamp(t_s: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
+# The WebVTT timestamp grammar: optional hours, two-digit minutes and seconds below 60, three-digit millis.
 _TS = re.compile(r"^(?:(\d+):)?([0-5]\d):([0-5]\d)\.(\d{3})$")
 
 
 def parse_timestamp(text: str) -> float:
-    """Parse ``HH:MM:SS.mmm`` or ``MM:SS.mmm`` into seconds; raise ``ValueError`` if malformed."""
+    """Parse ``HH:MM:SS.mmm`` or ``MM:SS.mmm`` into seconds.
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is not a WebVTT timestamp (webvtt-py's own pattern is looser: it takes ``00:01.5``).
+    """
     m = _TS.match(text.strip())
     if m is None:
         raise ValueError(f"not a WebVTT timestamp: {text!r}")
     h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
     return (((h * 60 + mi) * 60 + s) * 1000 + ms) / 1000.0
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", "\u00a0").replace("&amp;", "&")
 
 
 def vtt_text(cues: Iterable[Cue | tuple[float, float, str]]) -> str:
@@ -70,36 +73,41 @@ def vtt_text(cues: Iterable[Cue | tuple[float, float, str]]) -> str:
     """
     items = [c if isinstance(c, Cue) else Cue(*c) for c in cues]
     items = sorted((c for c in items if c.text.strip() and c.end_s > c.start_s), key=lambda c: c.start_s)
-    out = ["WEBVTT", ""]
+    doc = webvtt.WebVTT()
     for n, c in enumerate(items, 1):
         body = c.text.replace("\r\n", "\n").replace("\r", "\n")  # WebVTT breaks lines on CR/LF only
-        lines = [ln.strip() for ln in body.split("\n") if ln.strip()]
-        out += [str(n), f"{format_timestamp(c.start_s)} --> {format_timestamp(c.end_s)}",
-                *(_escape(ln) for ln in lines), ""]
-    return "\n".join(out)
+        lines = [html.escape(ln.strip(), quote=False) for ln in body.split("\n") if ln.strip()]
+        doc.captions.append(webvtt.Caption(format_timestamp(c.start_s), format_timestamp(c.end_s), lines,
+                                           identifier=str(n)))
+    return doc.content
+
+
+_NOT_CUES = ("NOTE", "STYLE", "REGION")
 
 
 def parse_vtt(text: str) -> list[Cue]:
-    """Parse a WebVTT document into cues; raise ``ValueError`` when it is not valid WebVTT."""
+    """Parse a WebVTT document into cues.
+
+    Raises
+    ------
+    ValueError
+        When it is not valid WebVTT: no ``WEBVTT`` header, a cue block without a timing line, a malformed
+        timestamp, or a cue that ends before it starts.
+    """
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    blocks = re.split(r"\n{2,}", text.strip("\n"))
-    if not blocks or not re.match(r"^WEBVTT([ \t].*)?$", blocks[0].split("\n", 1)[0]):
-        raise ValueError("missing WEBVTT header")
+    try:
+        doc = webvtt.from_string(text)
+    except (MalformedFileError, MalformedCaptionError) as exc:
+        raise ValueError(f"not valid WebVTT: {exc}") from None
+    blocks = [b for b in re.split(r"\n{2,}", text.strip("\n"))[1:] if not b.startswith(_NOT_CUES)]
+    if len(blocks) != len(doc.captions):
+        raise ValueError(f"{len(blocks) - len(doc.captions)} cue block(s) without a valid timing line")
     cues = []
-    for block in blocks[1:]:
-        lines = block.split("\n")
-        if lines[0].startswith(("NOTE", "STYLE", "REGION")):
-            continue
-        if "-->" not in lines[0]:
-            lines = lines[1:]  # cue identifier
-        if not lines or "-->" not in lines[0]:
-            raise ValueError(f"cue without timing: {block[:40]!r}")
-        start, _, rest = lines[0].partition("-->")
-        end = rest.split()[0] if rest.split() else ""
-        start_s, end_s = parse_timestamp(start), parse_timestamp(end)
+    for cap in doc.captions:
+        start_s, end_s = parse_timestamp(cap.start), parse_timestamp(cap.end)
         if end_s <= start_s:
-            raise ValueError(f"cue ends before it starts: {lines[0]!r}")
-        cues.append(Cue(start_s, end_s, _unescape("\n".join(lines[1:]))))
+            raise ValueError(f"cue ends before it starts: {cap.start} --> {cap.end}")
+        cues.append(Cue(start_s, end_s, html.unescape(cap.raw_text)))
     return cues
 
 

@@ -26,7 +26,8 @@ import pytest
 
 from cryoviz.core.errors import InputError
 from cryoviz.deliver.encode import ffmpeg_exe
-from cryoviz.deliver.video import check_video_args, encode_frames, split_ranges
+from cryoviz.deliver.frames import encode_frames, split_ranges
+from cryoviz.deliver.video import check_video_args
 
 FFPROBE = shutil.which("ffprobe")
 pytestmark = pytest.mark.video
@@ -189,9 +190,9 @@ def test_progress_bar_counts_frames_and_time(tmp_path):
     buf = io.StringIO()
     encode_frames([i / 24 for i in range(30)], functools.partial(_pattern, (64, 48)), tmp_path / "p.mp4",
                   (64, 48), 24, jobs=1, progress=buf)
-    last = buf.getvalue().strip().splitlines()[-1]
-    assert "30/30 frames" in last and "elapsed" in last and "0:00 left" in last
-    assert "[########################]" in last
+    last = buf.getvalue().strip().replace("\r", "\n").splitlines()[-1]
+    assert last.startswith("render: 100%") and "30/30 [" in last and "<00:00" in last
+    assert "frame/s]" in last
 
 
 # ------------------------------------------------------------------------------------------- the real story
@@ -333,9 +334,9 @@ def test_interrupted_render_leaves_no_file_no_temp_and_no_process(tmp_path, scen
             if not chunk:
                 break
             buf += chunk
-            if re.search(rb"render \[[#-]+\] ([1-9]\d*)/\d+ frames", buf):
+            if re.search(rb"render: +\d+%\|[^|]*\| ([1-9]\d*)/\d+ \[", buf):
                 break
-        assert re.search(rb" ([1-9]\d*)/\d+ frames", buf), buf.decode(errors="replace")
+        assert re.search(rb" ([1-9]\d*)/\d+ \[", buf), buf.decode(errors="replace")
         seen = _descendants(proc.pid)
         assert len(seen) >= jobs  # ffmpeg (and the workers) are running
         proc.send_signal(sig)

@@ -1,6 +1,6 @@
 """``cryoviz bench``: performance figures of each part beside its naive peer.
 
-Each part lives in ``cryoviz._bench_<part>`` with ``run(quick=False, out=None) -> dict`` and is imported
+Each part lives in ``cryoviz.bench.<part>`` with ``run(quick=False, out=None) -> dict`` and is imported
 only when asked for, so a part that is not built yet does not stop the others.
 """
 
@@ -35,9 +35,9 @@ def run_bench(what: str = "all", quick: bool = False, out=None) -> dict:
     results: dict = {}
     for part in PARTS if what == "all" else (what,):
         try:
-            mod = importlib.import_module(f"cryoviz._bench_{part}")
+            mod = importlib.import_module(f"cryoviz.bench.{part}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"cryoviz._bench_{part}":
+            if exc.name != f"cryoviz.bench.{part}":
                 raise
             print(f"bench {part}: not yet available", file=stream)
             results[part] = None

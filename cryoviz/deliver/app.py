@@ -23,6 +23,7 @@ from trame.decorators import change
 
 from cryoviz.core.errors import InputError
 from cryoviz.deliver import app_state as st
+from cryoviz.deliver.app_play import FramePacer, PlayClock, encode_jpeg
 
 __all__ = ["ConsultationApp", "check_host", "serve"]
 
@@ -103,6 +104,8 @@ class ConsultationApp(TrameApp):
         self.map_thread: threading.Thread | None = None
         self.story = None
         self.grid_mm: float | None = None
+        self.clock = PlayClock()
+        self.pacer = FramePacer()
         self.resim = st.Resimulator(self._build_story, self._from_worker, self._worker_failed,
                                     preview_grid_mm=preview_grid_mm,
                                     full_grid_mm=full_grid_mm or scene.thermal.grid_mm)
@@ -137,7 +140,7 @@ class ConsultationApp(TrameApp):
             "sim_status": "preview", "sim_busy": True, "sim_error": "", "sim_generation": 0,
             "spared": {}, "spared_lines": [], "us_src": "", "sensor_svg": "", "probe_rows": [],
             "numbers": [], "legend": [], "screenshot_path": "", "labels": {}, "disclaimer": "",
-            "spared_title": "", "grid_mm": 0.0,
+            "spared_title": "", "grid_mm": 0.0, "frame_src": "", "frame_seq": 0,
         })
         self._apply_text(lang)
 
@@ -287,7 +290,8 @@ class ConsultationApp(TrameApp):
         card = " — ".join(x for x in (getattr(state, "card", None), getattr(state, "card_sub", None)) if x)
         s.caption = state.caption or card
         s.clock = str(getattr(state, "clock_text", "") or st.format_clock(state.procedure_s))
-        self._push_picture()              # the 3D picture first: it is what the eye waits for
+        if not (s.playing and self.clock.running):
+            self._push_picture()          # the 3D picture first (while playing, the play loop sends it)
         if s.clinician:
             res = self.story.result
             s.sensor_svg = st.sensor_chart_svg(res.times_s, res.sensors, state.procedure_s)
@@ -437,11 +441,14 @@ class ConsultationApp(TrameApp):
             self.step_chapter(-1)
 
     def tick(self, dt_s: float) -> None:
-        """Advance the story clock by ``dt_s`` wall seconds while playing (the play loop calls this)."""
+        """Advance the story clock by ``dt_s`` wall seconds while playing (in-process use and tests)."""
         s = self.state
-        if not s.playing:
-            return
-        t = float(s.t_s) + float(dt_s) * float(s.speed)
+        if s.playing:
+            self._play_to(float(s.t_s) + float(dt_s) * float(s.speed))
+
+    def _play_to(self, t: float) -> None:
+        """Move the playing story to ``t`` (s); at the end, stop there."""
+        s = self.state
         if t >= float(s.duration_s):
             t, s.playing = float(s.duration_s), False
         s.t_s = t
@@ -483,18 +490,53 @@ class ConsultationApp(TrameApp):
                 tuned += 1
         return tuned
 
-    async def _play_loop(self, fps: float = 12.0, trim_every_s: float = 20.0) -> None:
-        last = last_trim = time.monotonic()
+    async def _play_loop(self, trim_every_s: float = 20.0) -> None:
+        """Play: each turn shows the story at the wall clock's time now (:class:`PlayClock`).
+
+        One picture is in flight at a time (:class:`FramePacer`): the next is drawn when the page has shown
+        the last, so no queue of pictures builds up and delays the clock; a slow turn makes the next
+        picture jump further, never the story run slower. While playing, the pictures go to the page as
+        JPEG (encoded in a worker thread) over the remote view; on pause the remote view takes over again.
+        """
+        last_trim = time.monotonic()
         while True:
-            await asyncio.sleep(1.0 / fps)
+            s = self.state
+            if not s.playing:
+                if self.clock.running:
+                    self.clock.stop()
+                    self.pacer.reset()
+                    with self.state:
+                        self._show(force=True)         # the remote view catches up with the last frame
+                    self._loop.call_later(0.8, self._clear_frame)
+                await asyncio.sleep(0.05)
+                continue
             now = time.monotonic()
+            if not self.pacer.ready(now):
+                await asyncio.sleep(0.005)
+                continue
+            with self.state:
+                self._play_to(self.clock.story_s(float(s.t_s), float(s.speed), now))
+                if self._show_handle is not None:       # draw this turn's state now, not next turn
+                    self._show_handle.cancel()
+                    self._show_handle = None
+                    self._show_now()
+            img = self.renderer.image()
+            url = await self._loop.run_in_executor(None, encode_jpeg, img)
             if self.state.playing:
                 with self.state:
-                    self.tick(now - last)
-                if now - last_trim > trim_every_s:
-                    st.release_freed_memory()
-                    last_trim = now
-            last = now
+                    s.frame_src, s.frame_seq = url, self.pacer.sent()
+            if now - last_trim > trim_every_s:
+                st.release_freed_memory()
+                last_trim = now
+
+    def _clear_frame(self) -> None:
+        if not self.state.playing:
+            with self.state:
+                self.state.frame_src = ""
+
+    def frame_shown(self, seq) -> None:
+        """The page showed playing picture ``seq`` (its ``load`` event): the next may be drawn."""
+        self.pacer.shown(seq)
 
     def _on_exit(self, **_):
         if self._play_task is not None:

@@ -19,6 +19,8 @@ _CSS = """
 .cv-grid { display: flex; gap: 8px; padding: 6px; height: calc(100vh - 48px - 36px); }
 .cv-main { flex: 2 1 0; display: flex; flex-direction: column; min-width: 0; }
 .cv-view { flex: 1 1 auto; min-height: 160px; position: relative; }
+.cv-frame { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
+            pointer-events: none; background: #000; }
 .cv-side { flex: 1 1 0; overflow-y: auto; min-width: 250px; max-width: 440px; }
 .cv-caption { font-size: 1.6rem; line-height: 1.3; font-weight: 500; min-height: 4.2rem; }
 .cv-chapter-title { font-size: 1.1rem; opacity: .85; }
@@ -65,6 +67,7 @@ def build_ui(app) -> VAppLayout:
     server.trigger("cv_organ")(app.toggle_organ)
     server.trigger("cv_play")(app.toggle_play)
     server.trigger("cv_shot")(app.screenshot)
+    server.trigger("cv_frame")(app.frame_shown)
 
     with VAppLayout(server, theme="dark", full_height=True) as layout:
         server.state.trame__title = "cryoviz"
@@ -98,6 +101,9 @@ def _main_column(app) -> None:
     with html.Div(classes="cv-view", raw_attrs=['role="region"', 'aria-label="3D view"']):
         app.view = vtk_widgets.VtkRemoteView(app.renderer.plotter.render_window, interactive_ratio=1,
                                              still_quality=92, interactive_quality=70)
+        # while playing, the server's pictures arrive as JPEG over the remote view (see app_play)
+        html.Img(v_if="frame_src", src=("frame_src",), alt="", classes="cv-frame",
+                 raw_attrs=['@load="trigger(\'cv_frame\', [frame_seq])"'])
     html.Div("{{ chapter_title }}", classes="cv-chapter-title mt-1")
     html.Div("{{ caption }}", classes="cv-caption", raw_attrs=['aria-live="polite"', 'role="status"'])
     with html.Div(classes="cv-row my-1"):

@@ -16,7 +16,7 @@ from cryoviz.core.errors import InputError
 __all__ = ["KINDS", "export_file", "export_story"]
 
 #: Output suffix -> kind.
-KINDS = {".html": "html", ".htm": "html"}
+KINDS = {".html": "html", ".htm": "html", ".pdf": "pdf"}
 
 
 def _kind(out: Path) -> str:

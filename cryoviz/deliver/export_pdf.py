@@ -1,0 +1,175 @@
+"""``cryoviz export SCENE -o SUMMARY.pdf``: a one- or two-page summary to print and keep (fpdf2).
+
+Printable in black and white: black text on white, the pictures on a white background, and every picture
+explained in words (nothing is told by colour alone). It holds a 3D still and a side cut of "what was
+spared", the patient's figures in plain words (:mod:`cryoviz.deliver.takehome_text`, the same numbers as
+``cryoviz simulate --json``), what happens after, the risks with their sources, questions to ask the care
+team, sources and the disclaimer, with the date and cryoviz version on every page.
+
+The core PDF font (Helvetica, Latin-1) is enough: the text files are Latin-1 by rule (see ``lang/en.toml``),
+so no font file has to ship.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+
+__all__ = ["build_summary_pdf", "summary_pictures"]
+
+#: Pixel size of each picture (4:3), drawn 88 mm wide on the page (about 190 dpi).
+PICTURE_PX = (960, 720)
+_WHITE = "#ffffff"
+
+
+def summary_pictures(story, size: tuple[int, int] = PICTURE_PX) -> tuple[np.ndarray, np.ndarray]:
+    """The 3D still and the side cut (sagittal section) of the "what was spared" moment, for print.
+
+    Both come from the project's :class:`~cryoviz.view.render.SceneRenderer` at the story's "what was
+    spared" time (its last chapter when the story has no such chapter), on a white background, without the
+    on-screen text (the page says it in words). The side cut clips organs and ice shells at the prostate's
+    mid-plane (x = centre) and looks at the cut from the patient's left.
+
+    Returns
+    -------
+    (still, section) : two (H, W, 3) uint8 arrays
+    """
+    from vtkmodules.vtkCommonDataModel import vtkPlane
+    from vtkmodules.vtkRenderingCore import vtkActor2D
+    from vtkmodules.vtkRenderingLabel import vtkLabeledDataMapper
+
+    from cryoviz.view.render import STILL_DEPTH_PEELS, SceneRenderer
+
+    t = story.chapter_time("spared")
+    t = story.chapter_time(story.chapters[-1].id) if t is None else t
+    state = story.state_at(t)
+    r = SceneRenderer(story, size, captions=False, depth_peels=STILL_DEPTH_PEELS, shell_mm=None)
+    try:
+        r.apply(state)
+        pl = r.plotter
+        pl.set_background(_WHITE)
+        props = pl.renderer.GetViewProps()
+        props.InitTraversal()
+        for _ in range(props.GetNumberOfItems()):  # on-screen text: the page says it in words
+            prop = props.GetNextProp()
+            if isinstance(prop, vtkActor2D) and not isinstance(prop.GetMapper(), vtkLabeledDataMapper):
+                prop.SetVisibility(False)
+        still = r.image()
+        cam = state.camera
+        focal = np.asarray(cam.focal_point, float)
+        dist = float(np.linalg.norm(np.asarray(cam.position, float) - focal))
+        centre = np.asarray(story.anatomy.mesh("prostate").center if "prostate" in story.anatomy.organs
+                            else focal, float)
+        plane = vtkPlane()
+        plane.SetOrigin(*centre)
+        plane.SetNormal(-1.0, 0.0, 0.0)  # keep x <= centre: the patient's right half, seen from his left
+        for name, actor in pl.renderer.actors.items():
+            if name.startswith(("organ:", "isotherm:", "lesion")) and hasattr(actor, "GetMapper"):
+                actor.GetMapper().RemoveAllClippingPlanes()
+                actor.GetMapper().AddClippingPlane(plane)
+        pl.camera.focal_point = tuple(centre)
+        pl.camera.position = (centre[0] + dist, centre[1], centre[2])
+        pl.camera.up = (0.0, 0.0, 1.0)
+        pl.renderer.ResetCameraClippingRange()
+        section = r.image()
+    finally:
+        r.close()
+    return still, section
+
+
+def build_summary_pdf(story, date: _dt.date | None = None) -> bytes:
+    """Return the printable summary of a story (its language) as PDF bytes.
+
+    Parameters
+    ----------
+    story : cryoviz.story.timeline.Story
+    date : datetime.date, optional
+        Date printed on every page and set as the PDF's creation date (default: today), so the same scene
+        and date give the same file.
+    """
+    from fpdf import FPDF
+    from PIL import Image
+
+    from cryoviz import __version__
+    from cryoviz.deliver.takehome_text import take_home_text
+
+    date = date or _dt.date.today()
+    words = take_home_text(story, date)
+    ex, text = story.text["export"], story.text
+    still, section = summary_pictures(story)
+
+    class _Summary(FPDF):
+        def footer(self) -> None:
+            self.set_y(-16)
+            self.set_font("helvetica", "B", 8)
+            self.cell(0, 4, words.disclaimer, new_x="LMARGIN", new_y="NEXT", align="C")
+            self.set_font("helvetica", "", 8)
+            page = ex["page"].format(page=self.page_no(), pages="{nb}")
+            self.cell(0, 4, f"{words.made_by}  {page}", align="C")
+
+    pdf = _Summary(format="A4", unit="mm")
+    pdf.set_creation_date(_dt.datetime.combine(date, _dt.time(12, 0), tzinfo=_dt.UTC))
+    pdf.set_title(words.title_pdf)
+    pdf.set_author(f"cryoviz {__version__} (computer model, for education)")
+    pdf.set_creator(f"cryoviz {__version__}")
+    pdf.set_lang(story.lang)
+    pdf.set_margins(14, 12, 14)
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.add_page()
+    w = pdf.epw
+
+    def heading(title: str) -> None:
+        pdf.ln(1.5)
+        pdf.set_font("helvetica", "B", 11.5)
+        pdf.cell(0, 6.5, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("helvetica", "", 9.5)
+
+    def bullets(lines) -> None:
+        pdf.set_font("helvetica", "", 9.5)
+        for line in lines:
+            pdf.set_x(pdf.l_margin)
+            pdf.cell(4, 4.6, "-")
+            pdf.multi_cell(w - 4, 4.6, line, new_x="LMARGIN", new_y="NEXT")
+
+    pdf.set_font("helvetica", "B", 15)
+    pdf.multi_cell(w, 7.5, words.title_pdf, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "B", 10)
+    pdf.multi_cell(w, 5, words.disclaimer, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "", 9)
+    if words.prepared_for:
+        pdf.multi_cell(w, 4.5, words.prepared_for, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(w, 4.5, words.made_by, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    y0, pic_w = pdf.get_y(), (w - 4) / 2
+    pic_h = pic_w * still.shape[0] / still.shape[1]
+    for k, (img, caption) in enumerate(((still, ex["picture_3d"]), (section, ex["picture_section"]))):
+        x = pdf.l_margin + k * (pic_w + 4)
+        pdf.image(Image.fromarray(img), x=x, y=y0, w=pic_w, h=pic_h)
+        pdf.rect(x, y0, pic_w, pic_h)
+        pdf.set_xy(x, y0 + pic_h + 0.8)
+        pdf.set_font("helvetica", "B", 9)
+        pdf.cell(pic_w, 4.5, caption)
+    pdf.set_xy(pdf.l_margin, y0 + pic_h + 6)
+    pdf.set_font("helvetica", "", 8.5)
+    legend = [text["legend"][k] for k in ("zero", "minus20", "minus40")]
+    pdf.multi_cell(w, 4.2, f'{text["legend"]["title"]}: ' + "; ".join(legend) + ".",
+                   new_x="LMARGIN", new_y="NEXT")
+
+    heading(ex["figures"])
+    pdf.multi_cell(w, 4.6, words.model_note, new_x="LMARGIN", new_y="NEXT")
+    froze = {True: ex["froze_yes"], False: ex["froze_no"], None: ""}
+    bullets([f"{f.text} {froze[f.froze]}".strip() for f in words.figures])
+    pdf.set_font("helvetica", "I", 8.5)
+    pdf.multi_cell(w, 4.2, words.figures_source, new_x="LMARGIN", new_y="NEXT")
+    heading(ex["after"])
+    bullets(words.after)
+    heading(ex["risks"])
+    bullets(words.risks)
+    heading(ex["questions"])
+    bullets(words.questions)
+    heading(ex["sources"])
+    pdf.set_font("helvetica", "", 8.5)
+    for line in words.sources:
+        pdf.multi_cell(w, 4.2, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

@@ -96,8 +96,11 @@ def test_page_shows_3d_within_3_s_with_the_network_blocked(browser, visit, size)
     page, seen, load_s = _open(browser, visit, size)
     try:
         assert page.evaluate("document.body.dataset.ready") == "1"
-        print(f"\n{size}: ready in {load_s:.2f} s (page clock {page.evaluate('window.cvLoadedMs'):.0f} ms)")
-        assert load_s < 3.0
+        page_ms = page.evaluate("window.cvLoadedMs")  # from navigation start to the first frame drawn
+        print(f"\n{size}: first 3D frame {page_ms:.0f} ms after navigation (page clock); "
+              f"{load_s:.2f} s wall clock including the test driver")
+        assert page_ms < 3000
+        assert load_s < 10.0  # the driver's own round trips, on a shared 2-core machine
         assert seen == [visit.as_uri()]  # the only request is the file itself
         img = _canvas(page)
         assert img.shape[0] > 200 and img.shape[1] > 300

@@ -11,7 +11,9 @@
 
   async function inflate() {
     const b64 = document.getElementById("cv-blob").textContent.trim();
-    const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const bin = atob(b64);
+    const raw = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) raw[i] = bin.charCodeAt(i);
     const stream = new Blob([raw]).stream().pipeThrough(new DecompressionStream("gzip"));
     return await new Response(stream).arrayBuffer();
   }
@@ -192,6 +194,7 @@
     resize();
     showMoment(0);
     document.body.dataset.ready = "1";
+    renderer.getContext().finish();  // the first frame is really drawn before the clock is read
     window.cvLoadedMs = performance.now();
   }).catch((err) => {
     document.getElementById("cv-error").hidden = false;

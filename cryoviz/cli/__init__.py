@@ -86,6 +86,17 @@ def _build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate scene files")
     c.add_argument("scenes", nargs="+", type=Path)
 
+    im = sub.add_parser("import", help="a patient's own anatomy from label maps, RT structure sets or meshes")
+    im.add_argument("sources", nargs="+", type=Path,
+                    help="NIfTI/NRRD label maps, a DICOM RT structure set, STL/VTP/OBJ/PLY/VTK surfaces")
+    im.add_argument("-o", "--output", type=Path, required=True, help="scene file to write (.toml)")
+    im.add_argument("--organ", action="append", default=[], metavar="NAME=ORGAN",
+                    help="say which organ a structure, segment, label or file is (or 'ignore')")
+    im.add_argument("--units", choices=["mm", "cm", "m"], default=None,
+                    help="units of mesh files (default mm)")
+    im.add_argument("--frame", choices=["LPS", "RAS"], default=None,
+                    help="frame of mesh files without a SPACE= marker (default LPS)")
+
     m = sub.add_parser("meshes", help="regenerate the default anatomy meshes")
     m.add_argument("--out", type=Path, default=Path("meshes"))
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from cryoviz.core.errors import InputError
 
-__all__ = ["cmd_bench", "cmd_check", "cmd_export", "cmd_meshes", "cmd_render", "cmd_serve", "cmd_simulate",
+__all__ = ["cmd_bench", "cmd_check", "cmd_export", "cmd_import", "cmd_meshes", "cmd_render", "cmd_serve",
+           "cmd_simulate",
            "cmd_still"]
 
 
@@ -32,6 +33,30 @@ def cmd_check(args: argparse.Namespace) -> int:
             problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a patient's own anatomy; write the scene and surfaces; print what was recognised."""
+    from cryoviz.core.files import check_writable_target
+    from cryoviz.model.imports.gather import ORGAN_CHOICES
+    from cryoviz.model.imports.scene_out import import_scene
+
+    overrides = {}
+    for item in args.organ:
+        name, sep, organ = str(item).rpartition("=")
+        if not sep or not name.strip() or organ.strip().lower() not in ORGAN_CHOICES:
+            raise InputError.one("argument", "--organ", "not NAME=ORGAN", ", ".join(ORGAN_CHOICES),
+                                 str(item))
+        overrides[name.strip().lower()] = organ.strip().lower()
+    if args.output.suffix.lower() != ".toml":
+        raise InputError.one("argument", "-o", "the scene file must end in .toml", "OUT.toml",
+                             args.output.suffix or "no suffix")
+    if any(Path(s).resolve() == args.output.resolve() for s in args.sources):
+        raise InputError.one("argument", "-o", "would overwrite a source", "a new file name", "a source")
+    check_writable_target(args.output, "-o")
+    summary = import_scene(args.sources, args.output, overrides, args.units, args.frame)
+    print(summary.text())
     return 0
 
 

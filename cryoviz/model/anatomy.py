@@ -22,7 +22,6 @@ This is a picture for patient education, not a treatment-planning model.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ import numpy as np
 from cryoviz.model import shapes as S
 from cryoviz.model.mesh_cache import cached_mesh
 from cryoviz.model.mesh_io import box_mesh, mesh_from_implicit
+from cryoviz.model.records import LABELS, LabelGrid, Landmarks
 from cryoviz.model.scene import ORGAN_NAMES, AnatomyParams, Phantom
 from cryoviz.model.shapes import BLADDER_WALL_MM, URETHRA_RADIUS_MM, OrganShapes
 
@@ -44,13 +44,6 @@ __all__ = [
     "write_default_meshes",
 ]
 
-#: Voxel label codes shared with the thermal model and the ultrasound picture.
-LABELS: dict[str, int] = {
-    "tissue": 0, "prostate": 1, "urethra": 2, "sphincter": 3, "bladder_wall": 4, "urine": 5,
-    "rectum_wall": 6, "rectum_lumen": 7, "seminal_vesicles": 8, "neurovascular_bundles": 9,
-    "pubic_bone": 10, "saline": 11, "gel": 12,
-}
-
 #: Target triangles per organ mesh (the whole default anatomy stays under about 60k).
 MESH_TRIANGLE_BUDGET: dict[str, int] = {
     "prostate": 12000, "urethra": 4000, "sphincter": 3000, "bladder": 9000, "rectum": 8000,
@@ -63,77 +56,6 @@ MESH_SPACING_MM: dict[str, float] = {
     "seminal_vesicles": 0.6, "neurovascular_bundles": 0.4, "perineum": 0.5, "pubic_bone": 0.9,
     "gel": 1.0,
 }
-
-
-@dataclass(frozen=True, eq=False)
-class LabelGrid:
-    """Voxel labels on a regular grid.
-
-    Attributes
-    ----------
-    labels : uint8 array (nx, ny, nz)
-        Codes of :data:`LABELS`.
-    origin_mm : (3,) float array
-        Centre of voxel (0, 0, 0).
-    spacing_mm : float
-        Voxel size; voxel (i, j, k) has its centre at ``origin_mm + spacing_mm * (i, j, k)``.
-    """
-
-    labels: np.ndarray
-    origin_mm: np.ndarray
-    spacing_mm: float
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """Grid shape (nx, ny, nz)."""
-        return tuple(int(n) for n in self.labels.shape)
-
-    def axes_mm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Voxel-centre coordinates along x, y and z."""
-        return tuple(self.origin_mm[k] + self.spacing_mm * np.arange(self.labels.shape[k]) for k in range(3))
-
-    def volume_ml(self, label: str | int) -> float:
-        """Volume of one label, ml."""
-        code = LABELS[label] if isinstance(label, str) else int(label)
-        return float(np.count_nonzero(self.labels == code)) * self.spacing_mm ** 3 / 1000.0
-
-
-@dataclass(frozen=True)
-class Landmarks:
-    """Named positions and sizes of the generated anatomy (mm, patient frame)."""
-
-    apex_z_mm: float
-    base_z_mm: float
-    skin_z_mm: float
-    prostate_volume_ml: float
-    prostate_half_width_mm: float
-    prostate_half_ap_anterior_mm: float
-    prostate_half_ap_posterior_mm: float
-    prostate_half_length_mm: float
-    urethra_radius_mm: float
-    verumontanum_mm: tuple[float, float, float]
-    apex_urethra_mm: tuple[float, float, float]
-    bladder_neck_mm: tuple[float, float, float]
-    bladder_centre_mm: tuple[float, float, float]
-    bladder_semi_axes_mm: tuple[float, float, float]
-    bladder_wall_mm: float
-    rectum_axis_x_mm: float
-    rectum_axis_y_mm: float
-    rectum_inner_radius_mm: float
-    rectum_outer_radius_mm: float
-    rectum_wall_mm: float
-    rectum_gap_mm: float
-    hydrodissection: bool
-    sphincter_z_mm: tuple[float, float]
-    membranous_bottom_z_mm: float
-    apex_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    rectum_axis_mm: tuple[tuple[float, float, float], ...] = ()
-
-    def as_dict(self) -> dict:
-        """The landmarks as a plain dict (for JSON and for code that looks names up)."""
-        import dataclasses
-
-        return dataclasses.asdict(self)
 
 
 def _check_points(points_mm) -> np.ndarray:
@@ -166,6 +88,18 @@ class Anatomy:
         self._patient = dict(patient_meshes or {})
         self._meshes: dict = {}
         self._distance: dict = {}
+        #: Repairs made to the patient's files while reading them (plain sentences).
+        self.notes: tuple[str, ...] = ()
+
+    @property
+    def patient_organs(self) -> tuple[str, ...]:
+        """Organs drawn from the patient's own surfaces (the others are generated around them)."""
+        return tuple(self._patient)
+
+    def patient_site_mm(self, site: str) -> tuple[float, float, float] | None:
+        """A sensor site measured on the patient's own surfaces, or None (then the generated rule holds)."""
+        fn = getattr(self._geo, "site_mm", None)
+        return None if fn is None else fn(site, self)
 
     # -- surfaces --
     def mesh(self, organ: str):
@@ -180,8 +114,21 @@ class Anatomy:
             else:
                 self._meshes[organ] = cached_mesh(self.params, organ, lambda: mesh_from_implicit(
                     self._geo.mesh_fn(organ), self._geo.bounds(organ), MESH_SPACING_MM[organ],
-                    MESH_TRIANGLE_BUDGET[organ]))
+                    MESH_TRIANGLE_BUDGET[organ]), self._fit_digest())
         return self._meshes[organ]
+
+    def _fit_digest(self) -> str:
+        """Digest of the patient surfaces the generated organs are fitted around ("" when none)."""
+        fitted = getattr(self._geo, "patient", None)
+        if not fitted:
+            return ""
+        import hashlib
+
+        h = hashlib.sha256()
+        for organ in sorted(fitted):
+            h.update(organ.encode())
+            h.update(np.ascontiguousarray(fitted[organ].points, dtype=np.float32).tobytes())
+        return h.hexdigest()[:16]
 
     def meshes(self) -> dict:
         """Every organ's mesh, in drawing order."""
@@ -295,7 +242,7 @@ def _landmarks(g: OrganShapes) -> Landmarks:
     s = g.surface
     return Landmarks(
         apex_z_mm=float(g.apex_z), base_z_mm=float(g.base_z), skin_z_mm=float(g.skin_z),
-        prostate_volume_ml=float(g.params.effective_volume_ml),
+        prostate_volume_ml=float(g.volume_ml),
         prostate_half_width_mm=float(np.abs(s[:, 0]).max()),
         prostate_half_ap_anterior_mm=float(-s[:, 1].min()),
         prostate_half_ap_posterior_mm=float(s[:, 1].max()),
@@ -305,9 +252,10 @@ def _landmarks(g: OrganShapes) -> Landmarks:
         bladder_neck_mm=tuple(float(v) for v in g.bladder_neck),
         bladder_centre_mm=tuple(float(v) for v in g.bladder_centre),
         bladder_semi_axes_mm=tuple(float(v) for v in g.bladder_axes), bladder_wall_mm=BLADDER_WALL_MM,
-        rectum_axis_x_mm=0.0, rectum_axis_y_mm=float(g.rectum_y), rectum_inner_radius_mm=float(g.r_in),
+        rectum_axis_x_mm=float(getattr(g, "rectum_x", 0.0)), rectum_axis_y_mm=float(g.rectum_y),
+        rectum_inner_radius_mm=float(g.r_in),
         rectum_outer_radius_mm=float(g.r_out), rectum_wall_mm=float(g.params.rectal_wall_mm),
-        rectum_gap_mm=float(g.params.rectum_gap_mm), hydrodissection=bool(g.params.hydrodissection),
+        rectum_gap_mm=float(g.rectum_gap_mm), hydrodissection=bool(g.params.hydrodissection),
         sphincter_z_mm=(float(g.sphincter_z[0]), float(g.sphincter_z[1])),
         membranous_bottom_z_mm=float(g.membranous_bottom_z),
         apex_mm=(0.0, float(g.shear_y(np.array([g.apex_z]))[0]), float(g.apex_z)),
@@ -357,16 +305,34 @@ def build_anatomy(params: AnatomyParams | None = None, base_dir: str | Path | No
     if hit is not None:
         return hit
     geo = OrganShapes(params)
-    patient = {}
+    patient: dict = {}
+    notes: list[str] = []
     if params.meshes:
-        from cryoviz.model.mesh_io import load_patient_meshes
-
-        patient = load_patient_meshes(params.meshes, geo, base_dir)
+        geo, patient = _fit_to_patient(params, geo, base_dir, notes)
     anatomy = Anatomy(params, geo, _landmarks(geo), ORGAN_NAMES, patient)
+    anatomy.notes = tuple(notes)
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = anatomy
     return anatomy
+
+
+def _fit_to_patient(params: AnatomyParams, geo: OrganShapes, base_dir, notes: list):
+    """His prostate first (checked against the generated one), then the body fitted around it
+    (:class:`cryoviz.model.fitted.FittedShapes`), then his other organs checked against that body."""
+    from cryoviz.model.fitted import FittedShapes
+    from cryoviz.model.mesh_io import load_patient_meshes
+
+    meshes = dict(params.meshes)
+    if "prostate" not in meshes:
+        return geo, load_patient_meshes(meshes, geo, base_dir, notes)
+    patient = load_patient_meshes({"prostate": meshes.pop("prostate")}, geo, base_dir, notes)
+    geo = FittedShapes(params, patient)
+    if meshes:
+        patient.update(load_patient_meshes(meshes, geo, base_dir, notes))
+        if "rectum" in patient:
+            geo = FittedShapes(params, patient)
+    return geo, patient
 
 
 def phantom_anatomy(phantom: Phantom | None = None) -> Anatomy:

@@ -328,6 +328,9 @@ def sensor_site_mm(anatomy, site: str) -> tuple[float, float, float]:
     """Position (mm) of a named sensor site of :data:`cryoviz.model.scene.SENSOR_SITES`."""
     if site not in SENSOR_SITES:
         raise InputError.one("sensors", "sensors.site", "unknown sensor site", ", ".join(SENSOR_SITES), site)
+    measured = anatomy.patient_site_mm(site) if hasattr(anatomy, "patient_site_mm") else None
+    if measured is not None:  # on the patient's own surfaces (cryoviz.model.fitted)
+        return tuple(float(v) for v in measured)
     lm = anatomy.landmarks
     if site == "rectal_wall":  # anterior rectal wall, facing the prostate (Denonvilliers' side), mid-gland
         p = (lm.rectum_axis_x_mm, lm.rectum_axis_y_mm - lm.rectum_outer_radius_mm, 0.0)

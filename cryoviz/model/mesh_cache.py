@@ -28,11 +28,12 @@ def write_default_meshes(out_dir: str | Path) -> list[Path]:
     return paths
 
 
-def cached_mesh(params: AnatomyParams, organ: str, build):
+def cached_mesh(params: AnatomyParams, organ: str, build, fitted_to: str = ""):
     """A generated organ mesh from the on-disk cache (``$CRYOVIZ_CACHE/meshes``), built and stored on a miss.
 
-    The key covers the parameters, the organ, the meshing settings and the shape code, so a change in any of
-    them builds anew. Meshing every organ costs about 1.4 s; reading them back about 0.05 s (app start-up).
+    The key covers the parameters, the organ, the meshing settings, the shape code and ``fitted_to`` (a
+    digest of the patient surfaces the body is fitted around), so a change in any of them builds anew.
+    Meshing every organ costs about 1.4 s; reading them back about 0.05 s (app start-up).
     A cache that cannot be read or written is skipped.
     """
     from dataclasses import asdict
@@ -44,7 +45,7 @@ def cached_mesh(params: AnatomyParams, organ: str, build):
 
     parts = {"params": {k: v for k, v in asdict(params).items() if k != "meshes"}, "organ": organ,
              "spacing": _anatomy().MESH_SPACING_MM[organ], "budget": _anatomy().MESH_TRIANGLE_BUDGET[organ],
-             "code": source_digest(("model",))}
+             "code": source_digest(("model",)), "fitted_to": fitted_to}
     path = cache_dir() / "meshes" / f"{organ}-{hash_key(parts)}.vtp"
     try:
         if path.is_file():

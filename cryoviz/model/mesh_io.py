@@ -26,7 +26,7 @@ __all__ = [
     "mesh_signed_distance",
 ]
 
-SUPPORTED_SUFFIXES = (".stl", ".vtp", ".obj", ".ply")
+SUPPORTED_SUFFIXES = (".stl", ".vtp", ".obj", ".ply", ".vtk")
 #: Plausible volume of each organ's closed surface, ml (generous: anything outside is likely a unit or
 #: export mistake).
 VOLUME_RANGE_ML: dict[str, tuple[float, float]] = {
@@ -43,7 +43,7 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
 
 
-def check_mesh(organ: str, path: Path, shown: str, expected_centroid_mm=None):
+def check_mesh(organ: str, path: Path, shown: str, expected_centroid_mm=None, notes: list | None = None):
     """Read and check one organ surface; return it as a closed triangle ``pyvista.PolyData``.
 
     Parameters
@@ -56,6 +56,9 @@ def check_mesh(organ: str, path: Path, shown: str, expected_centroid_mm=None):
         How the file is named in messages (as the user wrote it).
     expected_centroid_mm : (3,) array, optional
         Centroid of the generated organ; the patient's must lie within :data:`MAX_CENTROID_OFFSET_MM`.
+    notes : list, optional
+        Receives one sentence per repair made: a frame change from Slicer's ``SPACE=RAS`` header (x and y
+        change sign), small holes filled (:func:`cryoviz.model.imports.surface.repair_surface`).
 
     Raises
     ------
@@ -71,7 +74,7 @@ def check_mesh(organ: str, path: Path, shown: str, expected_centroid_mm=None):
 
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise bad("unsupported mesh file type", "STL, VTP, OBJ or PLY", suffix or "no extension")
+        raise bad("unsupported mesh file type", "STL, VTP, OBJ, PLY or VTK", suffix or "no extension")
     if not path.is_file():
         raise bad("mesh file not found", "an existing file (relative to the scene's folder)", str(path))
     from vtkmodules.vtkCommonCore import vtkObject
@@ -93,6 +96,20 @@ def check_mesh(organ: str, path: Path, shown: str, expected_centroid_mm=None):
     surf = surf.triangulate().clean()
     if surf.n_cells == 0:
         raise bad("mesh file holds no surface", "a closed triangle surface", "0 triangles")
+    from cryoviz.model.imports.meshes import declared_space
+    from cryoviz.model.imports.surface import repair_surface
+
+    said = []
+    if declared_space(path) == "RAS":  # Slicer's marker: x = patient right, y = anterior
+        surf.points = np.asarray(surf.points, dtype=float) * np.array([-1.0, -1.0, 1.0])
+        said.append("the file says SPACE=RAS: turned into the patient frame (x and y change sign)")
+    if surf.n_open_edges:
+        fixed = repair_surface(surf, "surface", keep_all=True)
+        if fixed.surface.n_open_edges == 0 and fixed.notes:
+            surf = fixed.surface
+            said.extend(n.removeprefix("surface: ") for n in fixed.notes)
+    if notes is not None:
+        notes.extend(f"{shown}: {key}: {s}" for s in said)
     open_edges = int(surf.n_open_edges)
     if open_edges or not surf.is_manifold:
         raise bad("surface is not closed", "a closed (watertight) triangle surface",
@@ -127,7 +144,7 @@ def _generated_centroid_mm(geo, organ: str, spacing_mm: float = 1.0) -> np.ndarr
     return pts[inside].mean(axis=0) if inside.any() else pts.mean(axis=0)
 
 
-def load_patient_meshes(meshes: dict, geo, base_dir=None) -> dict:
+def load_patient_meshes(meshes: dict, geo, base_dir=None, notes: list | None = None) -> dict:
     """Read and check every ``organ -> path`` of ``AnatomyParams.meshes``; return ``organ -> PolyData``.
 
     Relative paths are taken from ``base_dir`` (the scene file's folder), else the working folder.
@@ -146,7 +163,7 @@ def load_patient_meshes(meshes: dict, geo, base_dir=None) -> dict:
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
         try:
-            out[organ] = check_mesh(organ, path, shown, _generated_centroid_mm(geo, organ))
+            out[organ] = check_mesh(organ, path, shown, _generated_centroid_mm(geo, organ), notes)
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:

@@ -38,7 +38,7 @@ __all__ = [
 #: The built-in default scene (the whole-gland salvage preset), shown when no scene is given.
 DEFAULT_SCENE = Path(__file__).resolve().parents[1] / "data" / "salvage_whole_gland.toml"
 
-MESH_SUFFIXES = (".stl", ".vtp", ".obj", ".ply")
+MESH_SUFFIXES = (".stl", ".vtp", ".obj", ".ply", ".vtk")
 #: Largest scene file read, bytes (real scene files are a few kilobytes).
 MAX_SCENE_BYTES = 1_000_000
 #: Rectal gap used when ``hydrodissection = true`` and ``rectum_gap_mm`` is not given (Lomas 2019 median).

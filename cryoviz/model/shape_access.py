@@ -98,7 +98,7 @@ class OrganAccess:
 
     def saline_fn(self, anatomy):
         """Saline fills the lens between the capsule and the rectal wall (hydrodissection)."""
-        gap = self.params.rectum_gap_mm
+        gap = self.rectum_gap_mm
 
         def fn(p):
             dp = anatomy.signed_distance("prostate", p)

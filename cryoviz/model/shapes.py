@@ -99,18 +99,11 @@ class OrganShapes(OrganAccess):
 
     def __init__(self, params: AnatomyParams):
         self.params = params
-        v_unit = self._unit_volume_mm3()
-        self.scale = (1000.0 * params.effective_volume_ml / v_unit) ** (1.0 / 3.0)
-        s = self.scale
-        self.a0 = PROSTATE_HALF_WIDTH_MM * s
-        self.b_ant = PROSTATE_HALF_AP_ANTERIOR_MM * s
-        self.b_post = PROSTATE_HALF_AP_POSTERIOR_MM * s
-        self.c = PROSTATE_HALF_LENGTH_MM * s
+        self.rectum_gap_mm = float(params.rectum_gap_mm)
+        self._size_gland()
         self.tan_up = math.tan(math.radians(URETHRA_UPPER_TILT_DEG))
         self.tan_low = math.tan(math.radians(URETHRA_BEND_DEG - URETHRA_UPPER_TILT_DEG))
-        self.y_verum = -URETHRA_ANTERIOR_MM * s
-        self.apex_z = -self.c
-        self.base_z = self.c
+        self.y_verum = -URETHRA_ANTERIOR_MM * self.scale
         self.skin_z = self.apex_z - SKIN_BELOW_APEX_MM
         self.surface = self._prostate_surface_points()
         self._place_rectum()
@@ -124,6 +117,17 @@ class OrganShapes(OrganAccess):
         self._build_perineum()
 
     # ---- prostate -------------------------------------------------------------------------------------
+    def _size_gland(self) -> None:
+        """Volume, scale, half-axes, apex and base of the gland (a patient's gland overrides this)."""
+        self.volume_ml = float(self.params.effective_volume_ml)
+        s = self.scale = (1000.0 * self.volume_ml / self._unit_volume_mm3()) ** (1.0 / 3.0)
+        self.a0 = PROSTATE_HALF_WIDTH_MM * s
+        self.b_ant = PROSTATE_HALF_AP_ANTERIOR_MM * s
+        self.b_post = PROSTATE_HALF_AP_POSTERIOR_MM * s
+        self.c = PROSTATE_HALF_LENGTH_MM * s
+        self.apex_z = -self.c
+        self.base_z = self.c
+
     @staticmethod
     def _unit_volume_mm3() -> float:
         """Exact volume of the prostate shape at scale 1 (the bend is a shear: it keeps volume)."""
@@ -201,7 +205,7 @@ class OrganShapes(OrganAccess):
         """Solve the rectum's axis so the smallest capsule-to-rectal-wall distance equals the gap."""
         self.r_in = RECTUM_LUMEN_RADIUS_MM
         self.r_out = RECTUM_LUMEN_RADIUS_MM + self.params.rectal_wall_mm
-        gap = self.params.rectum_gap_mm
+        gap = self.rectum_gap_mm
         pts = self.surface[(self.surface[:, 1] > 0.0) & (np.abs(self.surface[:, 0]) < self.r_out + gap)]
         # closed form for a straight rectum, then exact bisection on the few points that can matter
         need = pts[:, 1] + np.sqrt((self.r_out + gap) ** 2 - pts[:, 0] ** 2)

@@ -24,7 +24,7 @@ def mesh_dir(tmp_path_factory):
     sphere.save(d / "gland.ply")
     sphere.translate((60.0, 0.0, 0.0)).save(d / "far.stl")
     pv.Sphere(radius=1.0).save(d / "tiny.vtp")
-    sphere.remove_cells(range(6)).save(d / "open.obj")
+    sphere.remove_cells(range(200)).save(d / "open.obj")  # a hole too large to fill (> 6 mm)
     (d / "notes.txt").write_text("not a mesh\n", encoding="utf-8")
     (d / "broken.stl").write_text("solid broken\nfacet nonsense\n", encoding="utf-8")
     return d

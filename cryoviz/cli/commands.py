@@ -10,8 +10,7 @@ from pathlib import Path
 from cryoviz.core.errors import InputError
 
 __all__ = ["cmd_bench", "cmd_check", "cmd_export", "cmd_import", "cmd_meshes", "cmd_render", "cmd_serve",
-           "cmd_simulate",
-           "cmd_still"]
+           "cmd_simulate", "cmd_still"]
 
 
 def _scene_path(path: Path | None) -> Path:

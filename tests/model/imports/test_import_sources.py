@@ -3,11 +3,11 @@ with fake identifiers, meshes in m/cm/mm, with a hole, a nested shell and an ext
 
 from __future__ import annotations
 
+import _import_phantoms as P
 import numpy as np
 import pytest
 import pyvista as pv
 
-import _import_phantoms as P
 from cryoviz.core.errors import InputError
 from cryoviz.model.imports.gather import gather
 from cryoviz.model.imports.scene_out import import_scene
@@ -87,7 +87,8 @@ def test_meshes_in_other_units_are_refused_with_the_fix_then_read(files, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("source 1: source: implausible size for the prostate")
     assert f"use --units {unit}" in err[0] and not out.exists()
-    assert main(["import", str(mesh), "--organ", f"{mesh.stem}=prostate", "--units", unit, "-o", str(out)]) == 0
+    argv = ["import", str(mesh), "--organ", f"{mesh.stem}=prostate", "--units", unit, "-o", str(out)]
+    assert main(argv) == 0
     ref = P.analytic_ml()["prostate"]
     assert abs(_ml(_surf(out, "prostate")) - ref) <= 0.02 * ref
 

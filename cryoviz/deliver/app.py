@@ -28,6 +28,8 @@ from cryoviz.deliver.app_play import FramePacer, PlayClock, encode_jpeg
 __all__ = ["ConsultationApp", "check_host", "serve"]
 
 _SERVER_IDS = itertools.count()
+#: Story seconds one left/right arrow press moves (the slider's own arrows move 1 s).
+KEY_STEP_S = 5.0
 #: Rectal gap after hydrodissection, mm (median 11.2 mm, Lomas et al. 2019; the scene model's default).
 HYDRO_GAP_MM = 11.0
 
@@ -400,7 +402,10 @@ class ConsultationApp(TrameApp):
         if scene == self.scene:
             return
         self.scene = scene
-        self.state.sim_busy, self.state.sim_error = True, ""
+        # the previous patient's numbers go at once: nothing on the page may describe the wrong patient
+        s = self.state
+        s.sim_busy, s.sim_error, s.sim_status = True, "", "running"
+        s.spared, s.spared_lines, s.numbers = {}, [], []
         self.future = self.resim.submit(scene)
 
     def toggle_organ(self, organ: str, visible: bool) -> None:
@@ -432,13 +437,20 @@ class ConsultationApp(TrameApp):
         s.playing = not s.playing
 
     def on_key(self, key: str) -> None:
-        """Keyboard: space plays/pauses, arrow keys step through chapters."""
+        """Keyboard: space plays/pauses, left/right arrows step :data:`KEY_STEP_S` of story, PageUp/PageDown
+        step chapters, Home/End go to the start/end."""
+        s = self.state
         if key == "space":
             self.toggle_play()
-        elif key in ("ArrowRight", "ArrowDown"):
-            self.step_chapter(1)
-        elif key in ("ArrowLeft", "ArrowUp"):
-            self.step_chapter(-1)
+        elif key in ("ArrowRight", "ArrowLeft"):
+            step = KEY_STEP_S if key == "ArrowRight" else -KEY_STEP_S
+            s.t_s = min(max(float(s.t_s) + step, 0.0), float(s.duration_s))
+        elif key in ("PageDown", "PageUp"):
+            self.step_chapter(1 if key == "PageDown" else -1)
+        elif key == "Home":
+            s.t_s = 0.0
+        elif key == "End":
+            s.t_s = float(s.duration_s)
 
     def tick(self, dt_s: float) -> None:
         """Advance the story clock by ``dt_s`` wall seconds while playing (in-process use and tests)."""

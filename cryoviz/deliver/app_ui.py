@@ -8,6 +8,8 @@ screen readers read directly. Visible words come from the language file (``label
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from trame.ui.vuetify3 import VAppLayout
 from trame.widgets import client, html
 from trame.widgets import vtk as vtk_widgets
@@ -26,7 +28,9 @@ _CSS = """
 .cv-chapter-title { font-size: 1.1rem; opacity: .85; }
 .cv-panel { border: 1px solid rgba(255,255,255,.15); border-radius: 6px; padding: 8px 10px;
             margin-bottom: 8px; }
-.cv-panel h2 { font-size: 1rem; margin: 0 0 4px 0; }
+.cv-panel h2 { font-size: 1rem; margin: 0; display: inline; }
+.cv-panel summary { cursor: pointer; margin-bottom: 4px; }
+.cv-panel details:not([open]) summary { margin-bottom: 0; }
 .cv-row { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
 .cv-row label { display: inline-flex; align-items: center; gap: 4px; font-size: .95rem; }
 .cv-range { flex: 1 1 auto; min-width: 120px; accent-color: #56B4E9; }
@@ -34,23 +38,65 @@ _CSS = """
 .cv-disclaimer { font-size: 1rem; font-weight: 600; width: 100%; text-align: center; }
 .cv-us img { width: 100%; image-rendering: auto; background: #000; }
 .cv-small { font-size: .85rem; }
+.cv-nowrap, .cv-nowrap label { white-space: nowrap; }
 select.cv-select { background: #222a35; color: #f4f4f4; border: 1px solid #667; border-radius: 4px;
                    padding: 2px 6px; }
+/* a focus ring that shows on every background of the page (yellow, 3 px, outside the control) */
+:focus-visible, .v-btn:focus-visible, summary:focus-visible {
+  outline: 3px solid #FFD54F !important; outline-offset: 2px; }
+.v-btn:focus-visible > .v-btn__overlay { opacity: 0 !important; }
+/* tablet: narrower side column, smaller caption */
+@media (max-width: 1100px) {
+  .cv-side { min-width: 230px; max-width: 330px; }
+  .cv-caption { font-size: 1.3rem; min-height: 3.4rem; }
+}
+/* phone: one column, the 3D view first, the page scrolls */
+@media (max-width: 700px) {
+  .cv-grid { flex-direction: column; height: auto; padding: 4px 4px 72px 4px; }
+  .cv-main, .cv-side { flex: none; max-width: none; min-width: 0; overflow: visible; }
+  .cv-view { flex: none; height: min(56vh, 80vw); }
+  .cv-caption { font-size: 1.15rem; min-height: 0; }
+  .cv-chapters { flex-wrap: nowrap; overflow-x: auto; padding-bottom: 4px; }
+  .cv-chapters .v-btn { flex: none; }
+  .cv-apptitle { display: none; }
+  .cv-appbar .v-toolbar__content { padding-left: 8px; }
+  .cv-shot-label { display: none; }
+  .cv-footer { height: auto !important; min-height: 36px; }
+  .cv-disclaimer { font-size: .85rem; }
+}
 """
 
-# Keyboard: space plays/pauses, arrows step chapters, unless focus is in a field that needs those keys.
+# Keyboard, anywhere on the page but in a text field or a select: space plays/pauses, left/right arrows
+# step 5 s of story, PageUp/PageDown step chapters, Home/End go to the start/end. On the Timeline slider
+# the browser's own arrows step 1 s; PageUp/PageDown/Home/End there also go by chapters and ends.
 _KEYS_JS = """
 window.addEventListener('keydown', function (e) {
   var t = e.target || {};
   var tag = (t.tagName || '').toUpperCase();
-  if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || t.isContentEditable) { return; }
-  if (e.altKey || e.ctrlKey || e.metaKey) { return; }
   var key = e.key === ' ' ? 'space' : e.key;
-  if (['space', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown'].indexOf(key) < 0) { return; }
-  if (key === 'space' && tag === 'BUTTON') { return; }
+  var onSlider = tag === 'INPUT' && t.getAttribute('aria-label') === 'Timeline';
+  var paging = ['PageUp', 'PageDown', 'Home', 'End'].indexOf(key) >= 0;
+  if (!(onSlider && paging)) {
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || t.isContentEditable) { return; }
+  }
+  if (e.altKey || e.ctrlKey || e.metaKey) { return; }
+  if (['space', 'ArrowLeft', 'ArrowRight', 'PageUp', 'PageDown', 'Home', 'End'].indexOf(key) < 0) {
+    return;
+  }
+  if (key === 'space' && (tag === 'BUTTON' || tag === 'SUMMARY')) { return; }
   e.preventDefault();
   if (window.trame && window.trame.trigger) { window.trame.trigger('cv_key', [key]); }
 });
+"""
+
+# trame-vtk's remote view draws its picture in an <img> without text: give it the page's words for "3D view"
+_ALT_JS = """
+new MutationObserver(function () {
+  var words = ((window.trame && window.trame.state && window.trame.state.get('labels')) || {}).view_3d;
+  document.querySelectorAll('[aria-label="3D view"] img:not([alt])').forEach(function (img) {
+    img.setAttribute('alt', words || '3D view');
+  });
+}).observe(document.documentElement, {childList: true, subtree: true});
 """
 
 
@@ -72,9 +118,9 @@ def build_ui(app) -> VAppLayout:
     with VAppLayout(server, theme="dark", full_height=True) as layout:
         server.state.trame__title = "cryoviz"
         client.Style(_CSS)
-        client.Script(_KEYS_JS)
-        with v3.VAppBar(density="compact", flat=True):
-            v3.VToolbarTitle("{{ labels.app_title || 'cryoviz' }}", classes="text-subtitle-1")
+        client.Script(_KEYS_JS + _ALT_JS)
+        with v3.VAppBar(density="compact", flat=True, classes="cv-appbar"):
+            v3.VToolbarTitle("{{ labels.app_title || 'cryoviz' }}", classes="text-subtitle-1 cv-apptitle")
             with html.Label(classes="mr-3"):
                 html.Span(_label("language", "Language"))
                 with html.Select(raw_attrs=['v-model="lang"', 'aria-label="Language"'],
@@ -82,17 +128,18 @@ def build_ui(app) -> VAppLayout:
                     html.Option("{{ l.title }}", v_for="l in langs", key="l.value", value=("l.value",))
             v3.VSwitch(v_model=("clinician",), label=("clinician ? (labels.clinician || 'Clinician') "
                                                       ": (labels.patient || 'Patient')",),
-                       hide_details=True, density="compact", color="primary", classes="mr-3 flex-grow-0",
+                       hide_details=True, density="compact", color="primary",
+                       classes="mr-3 flex-grow-0 cv-nowrap",
                        raw_attrs=['aria-label="Clinician view"'])
-            v3.VBtn(_label("screenshot", "Screenshot"), click="trigger('cv_shot')", variant="outlined",
-                    prepend_icon="mdi-camera", classes="mr-2 text-none",
-                    raw_attrs=['aria-label="Screenshot"'])
+            with v3.VBtn(click="trigger('cv_shot')", variant="outlined", prepend_icon="mdi-camera",
+                         classes="mr-2 text-none", raw_attrs=['aria-label="Screenshot"']):
+                html.Span(_label("screenshot", "Screenshot"), classes="cv-shot-label")
         with v3.VMain(), html.Div(classes="cv-grid"):
             with html.Div(classes="cv-main"):
                 _main_column(app)
             with html.Div(classes="cv-side"):
                 _side_column(app)
-        with v3.VFooter(app=True, height=36, classes="py-0"):
+        with v3.VFooter(app=True, height=36, classes="py-0 cv-footer"):
             html.Div("{{ disclaimer }}", classes="cv-disclaimer", raw_attrs=['role="note"'])
     return layout
 
@@ -111,7 +158,7 @@ def _main_column(app) -> None:
                 click="trigger('cv_play')", color="primary", min_width=96,
                 prepend_icon=("playing ? 'mdi-pause' : 'mdi-play'",),
                 raw_attrs=[':aria-label="playing ? \'Pause\' : \'Play\'"'])
-        html.Input(type="range", min=0, max=("duration_s",), step=0.1, classes="cv-range",
+        html.Input(type="range", min=0, max=("duration_s",), step=1, classes="cv-range",
                    raw_attrs=['v-model.number="t_s"', 'aria-label="Timeline"',
                               ':aria-valuetext="clock + \' \' + chapter_title"'])
         html.Span("{{ clock }}", classes="cv-small cv-clock", style="min-width: 5.5rem",
@@ -120,36 +167,48 @@ def _main_column(app) -> None:
             html.Span(_label("speed", "Speed"))
             with html.Select(raw_attrs=['v-model.number="speed"', 'aria-label="Speed"'], classes="cv-select"):
                 html.Option("{{ s }}×", v_for="s in speeds", key="s", value=("s",))
-    with html.Div(classes="cv-row", raw_attrs=['role="group"', 'aria-label="Chapters"']):
+    with html.Div(classes="cv-row cv-chapters", raw_attrs=['role="group"', 'aria-label="Chapters"']):
         v3.VBtn("{{ ch.title }}", v_for="(ch, i) in chapters", key="ch.id", size="small",
                 variant=("ch.id === chapter_id ? 'flat' : 'tonal'",), color="secondary",
                 classes="text-none", click="trigger('cv_chapter', [i])", raw_attrs=[':aria-label="ch.title"'])
 
 
+@contextmanager
+def _panel(title: str, region: str | None = None, classes: str = "", **kwargs):
+    """A side panel that folds: ``<details open>`` whose summary is the panel's heading.
+
+    ``region`` keeps the panel's accessible name (a landmark) from the design contract.
+    """
+    attrs = ['role="region"', f'aria-label="{region}"'] if region else []
+    with html.Div(classes=f"cv-panel {classes}".strip(), raw_attrs=attrs, **kwargs), \
+            html.Details(open=True):
+        with html.Summary():
+            html.H2(title)
+        yield
+
+
 def _side_column(app) -> None:
-    with html.Div(classes="cv-panel cv-us", raw_attrs=['role="region"', 'aria-label="Ultrasound view"']):
-        html.H2(_label("ultrasound_view", "Ultrasound view"))
-        html.Img(v_if="us_src", src=("us_src",), alt="Ultrasound picture at this moment")
-    with html.Div(classes="cv-panel", raw_attrs=['role="region"', 'aria-label="What was spared"']):
-        html.H2("{{ spared_title || 'What was spared' }}")
+    with _panel("{{ spared_title || 'What was spared' }}", "What was spared"):
         html.Div("{{ line }}", v_for="line in spared_lines", key="line")
         html.Div("{{ sim_busy ? '… ' : '' }}{{ labels['sim_' + sim_status] || sim_status }} · "
                  "{{ grid_mm }} mm {{ sim_error }}",
                  classes="cv-small mt-1",
                  raw_attrs=['aria-live="polite"', 'id="cv-sim"', ':data-gen="sim_generation"',
                             ':data-sim="sim_busy ? \'busy\' : sim_status"'])
-    with html.Div(classes="cv-panel"):
-        html.H2(_label("organs", "Organs"))
-        with html.Div(classes="cv-row"):
-            with html.Label(v_for="o in organs", key="o.key"):
-                html.Input(type="checkbox", checked=("organs_visible[o.key]",),
-                           change="trigger('cv_organ', [o.key, $event.target.checked])")
-                html.Span("{{ o.label }}")
-            with html.Label():
-                html.Input(type="checkbox", raw_attrs=['v-model="cutaway"', 'aria-label="Cut-away"'])
-                html.Span(_label("cutaway", "Cut-away"))
-    with html.Div(classes="cv-panel"):
-        html.H2(_label("isotherms", "Ice lines"))
+        v3.VProgressLinear(v_if="sim_busy", indeterminate=True, color="primary", height=4, classes="mt-1",
+                           raw_attrs=['aria-label="Simulating"'])
+    _sizing_panel()
+    with _panel(_label("ultrasound_view", "Ultrasound view"), "Ultrasound view", classes="cv-us"):
+        html.Img(v_if="us_src", src=("us_src",), alt="Ultrasound picture at this moment")
+    with _panel(_label("organs", "Organs")), html.Div(classes="cv-row"):
+        with html.Label(v_for="o in organs", key="o.key"):
+            html.Input(type="checkbox", checked=("organs_visible[o.key]",),
+                       change="trigger('cv_organ', [o.key, $event.target.checked])")
+            html.Span("{{ o.label }}")
+        with html.Label():
+            html.Input(type="checkbox", raw_attrs=['v-model="cutaway"', 'aria-label="Cut-away"'])
+            html.Span(_label("cutaway", "Cut-away"))
+    with _panel(_label("isotherms", "Ice lines")):
         with html.Div(classes="cv-row"):
             for key, name in (("iso_0", "0"), ("iso_m20", "−20"), ("iso_m40", "−40")):
                 with html.Label():
@@ -159,8 +218,11 @@ def _side_column(app) -> None:
         with html.Div(classes="cv-small mt-1"), html.Div(v_for="item in legend", key="item.label"):
             html.Span(classes="cv-swatch", style=("{ background: item.colour }",))
             html.Span("{{ item.label }}")
-    with html.Div(classes="cv-panel", raw_attrs=['role="region"', 'aria-label="This patient"']):
-        html.H2("{{ labels.sizing || 'This patient' }}")
+    _clinician_panel()
+
+
+def _sizing_panel() -> None:
+    with _panel("{{ labels.sizing || 'This patient' }}", "This patient"):
         with html.Label(classes="d-flex"):
             html.Span("{{ labels.volume || 'Prostate volume' }} {{ volume_ml }} ml", style="min-width: 11rem")
             html.Input(type="range", min=15, max=100, step=1, classes="cv-range",
@@ -182,9 +244,10 @@ def _side_column(app) -> None:
                 with html.Select(raw_attrs=['v-model="preset"', 'aria-label="Probe layout"'],
                                  classes="cv-select"):
                     html.Option("{{ p.label }}", v_for="p in presets", key="p.key", value=("p.key",))
-    with html.Div(v_if="clinician", classes="cv-panel",
-                  raw_attrs=['role="region"', 'aria-label="Clinician"']):
-        html.H2("{{ labels.sensors || 'Sensors' }}")
+
+
+def _clinician_panel() -> None:
+    with _panel("{{ labels.sensors || 'Sensors' }}", "Clinician", v_if="clinician"):
         html.Div(raw_attrs=['v-html="sensor_svg"'])
         html.H2("{{ labels.probes || 'Probes' }}", classes="mt-2")
         with html.Table(classes="cv-small", style="width: 100%"):

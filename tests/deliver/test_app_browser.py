@@ -152,13 +152,22 @@ def test_timeline_slider_moves_the_procedure_clock(page):
     wait_for_change(page, before)
 
 
-def test_keyboard_space_plays_and_arrows_step_chapters(page):
+def test_keyboard_space_plays_pages_step_chapters_arrows_step_seconds(page):
     chapter_buttons(page).nth(1).click()
     page.locator(".cv-caption").click()          # focus off the button: keys go to the page
     second = chapter_buttons(page).nth(2).get_attribute("aria-label")
-    page.keyboard.press("ArrowRight")
+    page.keyboard.press("PageDown")
     page.wait_for_function("t => document.querySelector('.cv-chapter-title').innerText.trim() === t",
                            arg=second, timeout=10_000)
+    t0 = page.evaluate("() => window.trame.state.get('t_s')")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("t => window.trame.state.get('t_s') === t + 5", arg=t0, timeout=10_000)
+    slider = page.get_by_label("Timeline", exact=True)
+    slider.focus()
+    page.keyboard.press("ArrowLeft")             # the slider's own step: 1 s (on whole seconds)
+    page.wait_for_function("t => { const v = window.trame.state.get('t_s'); "
+                           "return v < t + 5 && v >= t + 3.5; }", arg=t0, timeout=10_000)
+    page.locator(".cv-caption").click()
     page.keyboard.press("Space")
     page.get_by_role("button", name="Pause").wait_for(timeout=10_000)
     page.keyboard.press("Space")

@@ -205,17 +205,37 @@ def test_chapter_buttons_change_caption_and_picture(app):
         assert app.state.t_s == t
 
 
-def test_keyboard_space_and_arrows(app):
+def test_keyboard_arrows_step_seconds_pages_step_chapters(app):
+    from cryoviz.deliver.app import KEY_STEP_S
+
     app.goto_chapter(2)
     app.state.flush()
-    third = app.state.chapter_id
+    third, t = app.state.chapter_id, app.state.t_s
     app.on_key("ArrowRight")
     app.state.flush()
-    assert app.state.chapter_id == app.state.chapters[3]["id"]
+    assert app.state.t_s == pytest.approx(t + KEY_STEP_S)
     app.on_key("ArrowLeft")
     app.on_key("ArrowLeft")
     app.state.flush()
+    assert app.state.t_s == pytest.approx(t - KEY_STEP_S)
+    app.goto_chapter(2)
+    app.on_key("PageDown")
+    app.state.flush()
+    assert app.state.chapter_id == app.state.chapters[3]["id"]
+    app.on_key("PageUp")
+    app.on_key("PageUp")
+    app.state.flush()
     assert app.state.chapter_id == app.state.chapters[1]["id"] != third
+    app.on_key("End")
+    app.state.flush()
+    assert app.state.t_s == app.state.duration_s
+    app.on_key("ArrowRight")            # clamped at the end
+    app.state.flush()
+    assert app.state.t_s == app.state.duration_s
+    app.on_key("Home")
+    app.on_key("ArrowLeft")
+    app.state.flush()
+    assert app.state.t_s == 0.0
     assert not app.state.playing
     app.on_key("space")
     assert app.state.playing

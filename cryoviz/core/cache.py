@@ -8,6 +8,13 @@ One folder per key under ``$CRYOVIZ_CACHE`` (default ``~/.cache/cryoviz``)::
 
 A folder is written under a temporary name and renamed into place (readers never see half a result). A
 folder that cannot be read (corrupt, truncated, wrong shape) is treated as missing and rewritten.
+
+Size limit: after every store the least recently used results are deleted until the thermal results
+together take at most :func:`limit_bytes` (``$CRYOVIZ_CACHE_MAX_GB``, default 2 GB; one 1 mm result of the
+default scene is about 190 MB). A load marks a result as used (the folder's ``meta.json`` time). A result
+another process has memory-mapped stays readable after its deletion (the kernel keeps an unlinked file
+until the last mapping goes). diskcache was considered: it evicts by its own records, but a result here is
+a folder of files memory-mapped in place, which its values cannot be.
 """
 
 from __future__ import annotations
@@ -23,9 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cache_dir", "hash_key", "is_stored", "load", "source_digest", "store"]
+__all__ = ["cache_dir", "evict", "hash_key", "is_stored", "limit_bytes", "load", "source_digest", "store"]
 
 _FORMAT = 1
+#: Default size limit of the thermal results, GB (about ten 1 mm results of the default scene).
+DEFAULT_MAX_GB = 2.0
 
 
 def cache_dir(override: str | Path | None = None) -> Path:
@@ -34,6 +43,75 @@ def cache_dir(override: str | Path | None = None) -> Path:
         return Path(override)
     env = os.environ.get("CRYOVIZ_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "cryoviz"
+
+
+def limit_bytes() -> int:
+    """The cache's size limit, bytes: ``$CRYOVIZ_CACHE_MAX_GB`` (a number of GB) or 2 GB.
+
+    A value that is not a positive number is ignored (the default applies); ``0`` is not allowed, because
+    the result just stored would be deleted at once.
+    """
+    raw = os.environ.get("CRYOVIZ_CACHE_MAX_GB", "")
+    try:
+        gb = float(raw) if raw.strip() else DEFAULT_MAX_GB
+    except ValueError:
+        gb = DEFAULT_MAX_GB
+    if not gb > 0 or gb != gb:
+        gb = DEFAULT_MAX_GB
+    return int(gb * 1024 ** 3)
+
+
+def _folder_bytes(path: Path) -> int:
+    total = 0
+    for p in path.iterdir():
+        with contextlib.suppress(OSError):
+            total += p.stat().st_size
+    return total
+
+
+def _last_used(path: Path) -> float:
+    try:
+        return (path / "meta.json").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def evict(folder: str | Path, limit: int | None = None, keep: str | None = None) -> list[str]:
+    """Delete the least recently used thermal results until the rest take at most ``limit`` bytes.
+
+    Parameters
+    ----------
+    folder : path-like
+        The cache folder.
+    limit : int, optional
+        Bytes (default :func:`limit_bytes`).
+    keep : str, optional
+        A key never deleted (the result just stored), even if it alone is over the limit.
+
+    Returns
+    -------
+    list of str
+        The keys deleted, oldest first.
+    """
+    limit = limit_bytes() if limit is None else int(limit)
+    try:
+        entries = [p for p in Path(folder).iterdir() if p.is_dir() and p.name.startswith("thermal-")]
+    except OSError:
+        return []
+    sized = sorted(((_last_used(p), p, _folder_bytes(p)) for p in entries), key=lambda e: e[0])
+    total = sum(e[2] for e in sized)
+    gone = []
+    for _used, path, size in sized:
+        if total <= limit:
+            break
+        key = path.name.removeprefix("thermal-")
+        if key == keep:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            total -= size
+            gone.append(key)
+    return gone
 
 
 def hash_key(parts: dict) -> str:
@@ -83,6 +161,8 @@ def load(folder: Path, key: str) -> dict | None:
             return None
     except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError):
         return None
+    with contextlib.suppress(OSError):
+        os.utime(d / "meta.json")          # used now: the last to be evicted
     return {"meta": meta, "arrays": arrays, "temps": temps}
 
 
@@ -104,6 +184,8 @@ def store(folder: Path, key: str, meta: dict, arrays: dict[str, np.ndarray], tem
         os.replace(tmp, target)
     except OSError:
         pass
+    else:
+        evict(folder, keep=key)
     finally:
         with contextlib.suppress(OSError):
             if tmp.exists():

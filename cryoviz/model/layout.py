@@ -317,10 +317,21 @@ def auto_layout(anatomy, preset: str = "whole_gland", kind: str = "needle17g_25"
 
 
 def resolve_probes(scene, anatomy) -> tuple[Probe, ...]:
-    """The scene's explicit probes, or its automatic layout (``whole_gland`` when it gives neither)."""
+    """The scene's explicit probes, or its automatic layout (``whole_gland`` when it gives neither).
+
+    A ``focal`` layout in a scene with lesions is placed around them
+    (:func:`cryoviz.model.lesion_plan.focal_lesion_layout`).
+    """
     if scene.probes:
         return tuple(scene.probes)
     layout = scene.layout if scene.layout is not None else ProbeLayout()
+    if layout.preset == "focal" and getattr(scene, "lesions", ()):  # aim at the cancer (issue #17)
+        from cryoviz.model.lesion_plan import focal_lesion_layout
+        from cryoviz.model.lesions import resolve_lesions
+
+        probes = focal_lesion_layout(anatomy, resolve_lesions(scene, anatomy), layout.kind)
+        if probes:
+            return probes
     return auto_layout(anatomy, layout.preset, layout.kind)
 
 

@@ -13,12 +13,12 @@ Plan warnings (:func:`plan_warning_codes`), decided from geometry before any sim
 * ``lesion_margin_reaches_rectum``: freezing the lesion and its margin to −40 °C would put the 0 °C edge of
   the ice (about ``ICE_EDGE_BEYOND_LETHAL_MM`` beyond the −40 °C front) into the rectal wall, so a safe plan
   cannot cover it fully; the thermal result says how far it got.
+* ``lesion_margin_reaches_urethra``: the margin reaches within ``URETHRA_WARM_ZONE_MM`` of the urethra,
+  which the warming catheter keeps from freezing.
 * ``lesion_outside_plan``: a hemi plan on the side that does not hold the lesion.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -46,6 +46,9 @@ TIP_BEYOND_TARGET_MM = -2.0
 #: The 0 °C edge lies about this far beyond the −40 °C front in the calibrated model (−40 °C at about
 #: 5 mm, 0 °C at 12–13 mm around one needle; thermal.py), mm.
 ICE_EDGE_BEYOND_LETHAL_MM = 7.0
+#: Next to the warming catheter (42 °C) tissue stays above −40 °C for about this far from the urethra's
+#: surface: in the focal trials of issue #17 (2 mm grid) the −40 °C front stopped about 2 mm from it, mm.
+URETHRA_WARM_ZONE_MM = 2.0
 
 
 def _clears_urethra(anatomy, x: float, y: float, tip_z: float, active_mm: float, keepout_mm: float) -> bool:
@@ -81,7 +84,7 @@ def _target_points(anatomy, les) -> np.ndarray:
     reach = les.radius_mm + les.margin_mm
     g = np.arange(-reach, reach + 1e-9, 1.0)
     X, Y = np.meshgrid(g, g, indexing="ij")
-    keep = X ** 2 + Y ** 2 <= reach ** 2
+    keep = np.hypot(X, Y) <= reach
     pts = les.centre_mm[:2] + np.column_stack([X[keep], Y[keep]])
     z = float(les.centre_mm[2])
     line = anatomy.urethra_centreline_mm(200) if "urethra" in anatomy.organs else np.zeros((0, 3))
@@ -116,9 +119,9 @@ def focal_lesion_layout(anatomy, placed, kind: str = "needle17g_25") -> tuple[Pr
                     if i in chosen or any(np.linalg.norm(xy[i] - xy[j]) < L.SPACING_MM_SMALL_GLAND
                                           for j in chosen):
                         continue
-                    if L.rectal_wall_estimate_c(anatomy, xy[chosen + [i]]) < L.RECTAL_WALL_MIN_C:
+                    if L.rectal_wall_estimate_c(anatomy, xy[[*chosen, i]]) < L.RECTAL_WALL_MIN_C:
                         continue
-                    d = np.linalg.norm(pts[:, None, :] - xy[None, chosen + [i], :], axis=2)
+                    d = np.linalg.norm(pts[:, None, :] - xy[None, [*chosen, i], :], axis=2)
                     # gain: newly lethal points; ties go to the hole nearer the lesion centre
                     gain = int(_lethal_estimate(d).sum() - lethal.sum())
                     gain = gain * 1000 - int(np.linalg.norm(xy[i] - les.centre_mm[:2]))
@@ -153,6 +156,10 @@ def plan_warning_codes(scene, anatomy, placed) -> dict[str, list[str]]:
             gap = float(np.min(anatomy.signed_distance("rectum", les.surface_points_mm())))
             if gap - les.margin_mm < ICE_EDGE_BEYOND_LETHAL_MM:
                 codes.append("lesion_margin_reaches_rectum")
+        if "urethra" in anatomy.organs:
+            gap = float(np.min(anatomy.signed_distance("urethra", les.surface_points_mm())))
+            if gap - les.margin_mm < URETHRA_WARM_ZONE_MM:
+                codes.append("lesion_margin_reaches_urethra")
         if preset in ("hemi_left", "hemi_right"):
             side = 1.0 if preset == "hemi_left" else -1.0
             if side * les.centre_mm[0] < 0.0:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LETHAL_C", "lesion_masks", "lesion_metrics", "lesion_target_mask", "lethal_depth_mm"]
+__all__ = ["LESION_WARNINGS", "LETHAL_C", "lesion_masks", "lesion_metrics", "lesion_target_mask",
+           "lesion_warnings", "lethal_depth_mm"]
 
 #: The lethal isotherm, °C (clinical-facts.md §1).
 LETHAL_C = -40.0
@@ -96,7 +97,8 @@ def _at_points(field: np.ndarray, grid, pts_mm: np.ndarray) -> np.ndarray:
     return map_coordinates(field, u.T, order=1, mode="nearest")
 
 
-def lesion_metrics(result, placed, depth_mm: np.ndarray | None = None) -> list[dict]:
+def lesion_metrics(result, placed, depth_mm: np.ndarray | None = None,
+                   plan_codes: dict[str, list[str]] | None = None) -> list[dict]:
     """The ``lesions`` block of the metrics for a thermal result and the scene's placed lesions.
 
     Parameters
@@ -106,6 +108,10 @@ def lesion_metrics(result, placed, depth_mm: np.ndarray | None = None) -> list[d
     placed : sequence of cryoviz.model.lesions.PlacedLesion
     depth_mm : ndarray, optional
         :func:`lethal_depth_mm` of the result if already computed.
+    plan_codes : dict, optional
+        Lesion name -> plan warning codes (:func:`cryoviz.model.lesion_plan.plan_warning_codes`); those of
+        a lesion that is not covered become its ``why_not`` (empty when covered or when geometry gives no
+        reason).
     """
     grid = result.grid
     sp = float(grid.spacing_mm)
@@ -129,6 +135,7 @@ def lesion_metrics(result, placed, depth_mm: np.ndarray | None = None) -> list[d
             "fraction_below_minus40": round(frac, 4),
             "min_temp_c": round(float(vals.min()), 2), "warmest_min_temp_c": round(float(vals.max()), 2),
             "margin_mm": margin, "margin_target_mm": les.margin_mm, "covered": covered,
+            "why_not": [] if covered else list((plan_codes or {}).get(les.name, [])),
         })
     return out
 
@@ -155,3 +162,37 @@ def lesion_target_mask(grid, placed) -> np.ndarray:
         near = les.signed_distance(np.column_stack([X.ravel(), Y.ravel(), Z.ravel()])) <= les.margin_mm
         target[sl[0], sl[1], sl[2]] |= near.reshape(X.shape)
     return target & np.isin(grid.labels, _TREATABLE_LABELS)
+
+
+#: Lesion warning id -> English sentence (``{name}`` the lesion, ``{figure}`` its own figure). Stable ids.
+LESION_WARNINGS: dict[str, str] = {
+    "lesion_not_covered": "The lethal ice (-40 °C) did not cover {name} with its {target} mm margin "
+                          "({fraction} % of it reached -40 °C; margin {margin}).",
+    "lesion_margin_reaches_rectum": "Covering {name} with its full margin would bring ice into the rectal "
+                                    "wall: a safe plan holds back on that side.",
+    "lesion_margin_reaches_urethra": "{name} lies close to the warmed urethra: the warming catheter keeps "
+                                     "the ice from reaching its full margin on that side.",
+    "lesion_outside_plan": "{name} lies on the side this half-gland plan does not treat.",
+}
+
+
+def lesion_warnings(lesions: list[dict]) -> tuple[list[str], list[str]]:
+    """``(codes, sentences)`` for the lesions block: each code once, its sentence naming the first lesion.
+
+    ``lesion_not_covered`` for every lesion that is not covered, followed by the reasons (``why_not``).
+    Figures are rounded toward the less reassuring side (fraction down).
+    """
+    codes: list[str] = []
+    sentences: list[str] = []
+    for les in lesions:
+        if les["covered"]:
+            continue
+        margin = "none: nothing reached -40 °C" if les["margin_mm"] is None else f"{les['margin_mm']:.1f} mm"
+        figure = {"name": les["name"], "target": f"{les['margin_target_mm']:g}", "margin": margin,
+                  "fraction": f"{int(np.floor(100 * les['fraction_below_minus40'] + 1e-9)):d}"}
+        for code in ["lesion_not_covered", *les.get("why_not", [])]:
+            if code in codes or code not in LESION_WARNINGS:
+                continue
+            codes.append(code)
+            sentences.append(LESION_WARNINGS[code].format(**figure))
+    return codes, sentences

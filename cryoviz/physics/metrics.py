@@ -216,13 +216,22 @@ def compute_metrics(result, scene, anatomy, steps: int, wall_s: float,
         "scene": str(scene.path), "grid_mm": sp, "grid_shape": [int(n) for n in g.labels.shape],
         "steps": int(steps), "simulated_s": float(scene.protocol.duration_s), "wall_s": _r(wall_s, 3),
         "organs": organs, "isotherms": _isotherms(result, tmin, iso_counts), "sensors": sensors,
-        "target": target_metrics(plan_target(scene, g), tmin, sp),
     }
+    placed = ()
     if getattr(scene, "lesions", ()):  # issue #17: coverage of each known cancer
+        from cryoviz.model.lesion_plan import plan_warning_codes
         from cryoviz.model.lesions import resolve_lesions
         from cryoviz.physics.lesion_metrics import lesion_metrics
 
-        out["lesions"] = lesion_metrics(result, resolve_lesions(scene, anatomy))
+        placed = resolve_lesions(scene, anatomy)
+        out["lesions"] = lesion_metrics(result, placed, plan_codes=plan_warning_codes(scene, anatomy, placed))
+    out["target"] = target_metrics(plan_target(scene, g, placed), tmin, sp)
     out["uncertainty"] = uncertainty_for(out)
     out["warning_codes"], out["warnings"] = evaluate_warnings(out, warmer_on)
+    if placed:
+        from cryoviz.physics.lesion_metrics import lesion_warnings
+
+        codes, sentences = lesion_warnings(out["lesions"])
+        out["warning_codes"] += codes
+        out["warnings"] += sentences
     return out

@@ -3,11 +3,11 @@
 * layout ``whole_gland``, explicit probes, or no layout: the whole gland;
 * ``hemi_left`` / ``hemi_right``: the gland on the patient's left (x > 0) or right (x < 0) of the
   mid-sagittal plane through the urethra; voxels centred on the plane count half to each side;
+* ``focal`` with lesions (issue #17): every lesion grown by its margin, in tissue that can be frozen
+  (:func:`cryoviz.physics.lesion_metrics.lesion_target_mask`); a hemi plan with lesions keeps its half;
 * ``focal`` without lesions: the left half (the focal preset places its probes on the left
   posterolateral side, :func:`cryoviz.model.layout.auto_layout`).
 
-A lesion plan (issue #17) extends :func:`plan_target`: a lesion with its margin becomes the target, built
-by ``cryoviz.physics.lesion_metrics``; :func:`target_metrics` then reads it like any other region.
 """
 
 from __future__ import annotations
@@ -37,12 +37,20 @@ class TargetRegion:
     weights: np.ndarray
 
 
-def plan_target(scene, grid) -> TargetRegion | None:
-    """The target of ``scene``'s plan on ``grid`` (None when the scene has no prostate, e.g. a phantom)."""
+def plan_target(scene, grid, lesions=()) -> TargetRegion | None:
+    """The target of ``scene``'s plan on ``grid`` (None when the scene has no prostate, e.g. a phantom).
+
+    ``lesions``: the scene's placed lesions (:func:`cryoviz.model.lesions.resolve_lesions`); a focal plan
+    with lesions targets them with their margins (``"lesions with margin"``).
+    """
     gland = (grid.labels == _LABEL_PROSTATE)
     if scene.phantom is not None or not gland.any():
         return None
     preset = scene.layout.preset if (scene.layout is not None and not scene.probes) else "whole_gland"
+    if preset == "focal" and lesions:
+        from cryoviz.physics.lesion_metrics import lesion_target_mask
+
+        return TargetRegion("lesions with margin", lesion_target_mask(grid, lesions).astype(np.float32))
     if preset not in ("hemi_left", "hemi_right", "focal"):
         return TargetRegion("whole gland", gland.astype(np.float32))
     x = grid.axes_mm()[0]

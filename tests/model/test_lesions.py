@@ -103,3 +103,29 @@ def test_a_lesion_mesh_is_read_checked_and_placed(tmp_path):
     scene = parse_scene(HEAD + '[[lesions]]\nmesh = "none.stl"\n', str(tmp_path / "s.toml"))
     with pytest.raises(InputError, match=r"lesions\[1\]\.mesh: mesh file not found"):
         resolve_lesions(scene, build_anatomy(AnatomyParams(volume_ml=30)))
+
+
+@pytest.mark.parametrize("sector", ["mid left PZpl", "mid right PZa", "base left TZa"])
+def test_focal_layout_places_its_needles_around_the_lesion(sector):
+    from cryoviz.model.layout import RECTAL_WALL_MIN_C, rectal_wall_estimate_c, resolve_probes
+
+    scene = parse_scene(HEAD + f'[layout]\npreset = "focal"\n[[lesions]]\nsector = "{sector}"\n'
+                        'diameter_mm = 8\n', "t.toml")
+    anatomy = build_anatomy(scene.anatomy)
+    (les,) = resolve_lesions(scene, anatomy)
+    probes = resolve_probes(scene, anatomy)
+    assert 2 <= len(probes) <= 5
+    xy = np.array([[p.x_mm, p.y_mm] for p in probes])
+    assert np.all(np.linalg.norm(xy - les.centre_mm[:2], axis=1) <= les.radius_mm + les.margin_mm + 1e-9)
+    assert rectal_wall_estimate_c(anatomy, xy) >= RECTAL_WALL_MIN_C
+    # the needles' freezing segments span the lesion's height, or go as deep as the bladder and the bend of
+    # the urethra allow (a lesion at the base, near the bladder neck)
+    from cryoviz.model import layout as L
+
+    names, _xy, _d, deepest = L._candidates(anatomy, 25.0, L.URETHRA_KEEPOUT_MM, 1.0)
+    skin = anatomy.landmarks.skin_z_mm
+    for p in probes:
+        tip = skin + p.depth_mm
+        assert tip - 25.0 <= les.centre_mm[2] - les.radius_mm
+        deepest_here = deepest[names.index(p.hole)]  # depths are given to 0.1 mm
+        assert tip >= les.centre_mm[2] + les.radius_mm - 2 or tip == pytest.approx(deepest_here, abs=0.06)

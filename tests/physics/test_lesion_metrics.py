@@ -78,3 +78,36 @@ def test_simulate_reports_a_lesion_far_from_every_probe_as_uncovered():
     assert far["name"] == "far" and far["sector"] == "base right TZa"
     assert far["covered"] is False and far["fraction_below_minus40"] == 0.0
     assert far["margin_mm"] < -5.0
+
+
+def test_an_uncovered_lesion_gives_a_code_and_a_sentence_with_its_reason():
+    from cryoviz.physics.lesion_metrics import lesion_warnings
+
+    res = _ball_result(10.0)
+    placed = [_ball((10.0, 0.0, 0.0), 8.0, name="index"), _ball((0.0, 0.0, 0.0), 4.0, margin=2.0, name="b")]
+    mets = lesion_metrics(res, placed, plan_codes={"index": ["lesion_margin_reaches_rectum"],
+                                                   "b": ["lesion_margin_reaches_urethra"]})
+    assert [m["covered"] for m in mets] == [False, True]
+    assert mets[0]["why_not"] == ["lesion_margin_reaches_rectum"] and mets[1]["why_not"] == []
+    codes, sentences = lesion_warnings(mets)
+    assert codes == ["lesion_not_covered", "lesion_margin_reaches_rectum"]
+    assert sentences[0].startswith("The lethal ice (-40 °C) did not cover index with its 5 mm margin")
+    assert "rectal wall" in sentences[1]
+    assert lesion_warnings([m for m in mets if m["covered"]]) == ([], [])
+
+
+def test_the_plan_flags_a_margin_that_would_reach_the_rectum_or_the_urethra():
+    from cryoviz.model.anatomy import build_anatomy
+    from cryoviz.model.lesion_plan import plan_warning_codes
+    from cryoviz.model.lesions import resolve_lesions
+    from cryoviz.model.scene_load import parse_scene
+
+    scene = parse_scene('title = "t"\n[layout]\npreset = "hemi_right"\n'
+                        '[[lesions]]\nname = "back"\nsector = "mid left PZpm"\ndiameter_mm = 8\n'
+                        '[[lesions]]\nname = "side"\nsector = "mid right PZa"\ndiameter_mm = 6\n'
+                        'margin_mm = 3\n',
+                        "t.toml")
+    anatomy = build_anatomy(scene.anatomy)
+    codes = plan_warning_codes(scene, anatomy, resolve_lesions(scene, anatomy))
+    assert "lesion_margin_reaches_rectum" in codes["back"] and "lesion_outside_plan" in codes["back"]
+    assert codes["side"] == []

@@ -96,7 +96,8 @@ def build_visit_html(story, date: _dt.date | None = None) -> str:
         f'{_e(m["title"])}</button>' for i, m in enumerate(moments))
     texts = []
     for i, m in enumerate(data.moments):
-        body = "".join(f"<p>{_e(c)}</p>" for c in m.captions)
+        lines = [f.text for f in words.figures if f.key == "lesion"] if m.id == "lesion" else m.captions
+        body = "".join(f"<p>{_e(c)}</p>" for c in lines)
         extra = _list(m.readouts)
         texts.append(f'<div data-moment-text="{i}"{"" if i == 0 else " hidden"}>'
                      f'<h3>{_e(moments[i]["title"])}</h3><p class="cv-source">{_e(m.clock)}</p>{body}'
@@ -111,7 +112,7 @@ def build_visit_html(story, date: _dt.date | None = None) -> str:
         f'<label><input type="radio" name="cv-section" value="{v}"{" checked" if v == "none" else ""}> '
         f'{_e(ex[f"section_{v}"])}</label>' for v in ("none", "sagittal", "transverse"))
     labels = "".join(f'<span data-organ="{_e(n)}" hidden>{_e(data.organ_names[n])}</span>'
-                     for n in data.label_anchors if n in organs)
+                     for n in data.label_anchors if n in organs or n.startswith("lesion:"))
     legend_keys = {0.0: "zero", -20.0: "minus20", -40.0: "minus40"}
     legend = "".join(f'<li><span class="cv-swatch" style="background:{c}"></span> '
                      f'{_e(text["legend"][legend_keys[lvl]])}</li>'

@@ -30,6 +30,11 @@ _MOMENTS = (
 )
 #: Actors the section view cuts (devices stay whole so the probes remain visible).
 _CUT_PREFIXES = ("organ:", "isotherm:", "lesion")
+#: Lesion colour when the renderer draws no lesion itself: Okabe-Ito reddish purple, apart from the ice
+#: colours (sky blue, blue, vermillion) and the organs' muted tones.
+LESION_STYLE = ("#CC79A7", 1.0)
+#: Organ opacity in the lesion moment (at most), so the lesion inside the gland shows; the urethra stays.
+_LESION_ORGAN_OPACITY = 0.2
 
 
 @dataclass
@@ -121,6 +126,27 @@ def _label_anchors(anatomy, names) -> dict[str, list[float]]:
     return out
 
 
+def _lesion_actors(story) -> list[tuple[str, object]]:
+    """``(name, surface)`` of each lesion of the scene (none for a scene without lesions)."""
+    if not getattr(story.scene, "lesions", ()):
+        return []
+    from cryoviz.model.lesions import resolve_lesions
+
+    return [(f"lesion:{p.name}", p.surface()) for p in resolve_lesions(story.scene, story.anatomy)]
+
+
+def _geometry(geoms: list[dict], index: dict[str, int], ds, actor=None) -> int:
+    """Index of ``ds``'s geometry in ``geoms``, adding it the first time it is seen."""
+    pts, tris, kind = _triangles(ds)
+    cols = _vertex_colours(actor, ds) if actor is not None else None
+    digest = hashlib.sha1(pts.tobytes() + tris.tobytes()
+                          + (cols.tobytes() if cols is not None else b"")).hexdigest()
+    if digest not in index:
+        index[digest] = len(geoms)
+        geoms.append({"kind": kind, "points": pts, "triangles": tris, "colours": cols})
+    return index[digest]
+
+
 def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
     """Apply every key moment to a :class:`~cryoviz.view.render.SceneRenderer` and read its 3D actors.
 
@@ -144,6 +170,7 @@ def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
     geoms: list[dict] = []
     index: dict[str, int] = {}
     moments: list[Moment] = []
+    lesions = _lesion_actors(story)
     try:
         for mid, cid, t in key_moments(story):
             state = story.state_at(t)
@@ -164,29 +191,40 @@ def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
                 ds = actor.GetMapper().GetInput() if actor.GetMapper() is not None else None
                 if ds is None or ds.GetNumberOfPoints() == 0:
                     continue
-                pts, tris, kind = _triangles(ds)
-                cols = _vertex_colours(actor, ds)
-                digest = hashlib.sha1(pts.tobytes() + tris.tobytes()
-                                      + (cols.tobytes() if cols is not None else b"")).hexdigest()
-                if digest not in index:
-                    index[digest] = len(geoms)
-                    geoms.append({"kind": kind, "points": pts, "triangles": tris, "colours": cols})
                 prop = actor.GetProperty()
                 matrix = np.array([[actor.GetMatrix().GetElement(i, j) for j in range(4)]
                                    for i in range(4)], float)
                 moment.actors.append({
-                    "name": name, "geometry": index[digest],
+                    "name": name, "geometry": _geometry(geoms, index, ds, actor),
                     "colour": [round(float(c), 4) for c in prop.GetColor()],
                     "opacity": round(float(prop.GetOpacity()), 4),
                     "matrix": [round(float(v), 4) for v in matrix.T.ravel()],  # column-major (three.js)
                     "cut": name.startswith(_CUT_PREFIXES),
                     "point_size": float(prop.GetPointSize()),
                 })
+            drawn = {a["name"] for a in moment.actors}
+            if not any(n.startswith("lesion") for n in drawn):  # the renderer does not draw lesions (yet)
+                for lname, surf in lesions:
+                    moment.actors.append({
+                        "name": lname, "geometry": _geometry(geoms, index, surf),
+                        "colour": [round(int(LESION_STYLE[0][i:i + 2], 16) / 255, 4) for i in (1, 3, 5)],
+                        "opacity": LESION_STYLE[1], "matrix": list(np.eye(4).ravel()), "cut": True,
+                        "point_size": 1.0})
+            if mid == "lesion":
+                for a in moment.actors:
+                    if a["name"] in ("organ:pubic_bone", "organ:bladder"):  # in front from this camera
+                        a["opacity"] = min(a["opacity"], 0.06)
+                    elif a["name"].startswith("organ:") and a["name"] != "organ:urethra":
+                        a["opacity"] = min(a["opacity"], _LESION_ORGAN_OPACITY)
             moments.append(moment)
     finally:
         renderer.close()
     names = {n: story.text["organs"].get(n, n) for n in story.anatomy.organs}
     labelled = [n for n in names if n not in ("perineum",)]
+    anchors = _label_anchors(story.anatomy, labelled)
+    for lname, surf in lesions:
+        names[lname] = lname.split(":", 1)[1]
+        anchors[lname] = [round(float(v), 2) for v in surf.center]
     if "prostate" in story.anatomy.organs:
         b = np.asarray(story.anatomy.mesh("prostate").bounds, float)
     else:  # phantom: the moments' own geometry
@@ -194,6 +232,6 @@ def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
         b = np.ravel(np.column_stack([pts.min(axis=0), pts.max(axis=0)]))
     lo, hi = b[0::2], b[1::2]
     return SceneData(geometries=geoms, moments=moments, organ_names=names,
-                     label_anchors=_label_anchors(story.anatomy, labelled),
+                     label_anchors=anchors,
                      centre_mm=[round(float(v), 2) for v in 0.5 * (lo + hi)],
                      radius_mm=round(float(0.5 * np.max(hi - lo)), 2))

@@ -88,15 +88,18 @@ def figure_lines(metrics: dict, text: dict, lang: str) -> list[Figure]:
     for lesion in metrics.get("lesions", []) or []:
         if not _ok(lesion.get("fraction_below_minus40")):
             continue
-        vals = {"name": str(lesion.get("name", "")), "pct40": pct(lesion["fraction_below_minus40"], lang)}
-        if _ok(lesion.get("margin_mm")):
-            vals["margin"] = temp(lesion["margin_mm"], lang)
-        line = fill(lines["lesion"], vals) or fill(lines["lesion"].split(". ")[0] + ".", vals)
+        parts = [fill(lines["lesion"], {"name": str(lesion.get("name", "")),
+                                        "pct40": pct(lesion["fraction_below_minus40"], lang)})]
+        margin, aim = lesion.get("margin_mm"), lesion.get("margin_target_mm")
+        if _ok(margin) and float(margin) < 0:
+            parts.append(lines["lesion_short"])
+        elif _ok(margin) and _ok(aim):
+            vals = {"margin": temp(margin, lang), "target": temp(aim, lang)}
+            parts.append(fill(lines["lesion_margin"], vals))
         covered = lesion.get("covered")
-        extra = ""
         if covered is not None:
-            extra = " " + text["export"]["covered_yes" if covered else "covered_no"]
-        out.append(Figure("lesion", (line or "") + extra))
+            parts.append(text["export"]["covered_yes" if covered else "covered_no"])
+        out.append(Figure("lesion", " ".join(p for p in parts if p)))
     return [f for f in out if f.text]
 
 

@@ -123,11 +123,15 @@
     const w = canvas.clientWidth, h = canvas.clientHeight;
     for (const el of labelLayer.children) {
       const organ = el.dataset.organ;
-      const shown = state.labels && !state.hidden.has(organ) && state.section === "none";
+      // in the lesion moment only the lesion is named, so no other label covers it
+      const lesionOnly = data.moments[state.moment].id === "lesion" && !organ.startsWith("lesion:");
+      const shown = state.labels && !state.hidden.has(organ) && state.section === "none" && !lesionOnly;
       if (!shown) { el.hidden = true; continue; }
       const v = new T.Vector3().fromArray(data.label_anchors[organ]).project(camera);
       el.hidden = v.z > 1 || Math.abs(v.x) > 1 || Math.abs(v.y) > 1;
-      el.style.transform = "translate(" + ((v.x + 1) / 2 * w).toFixed(1) + "px," + ((1 - v.y) / 2 * h).toFixed(1) + "px)";
+      // beside the point it names (8 px to the right), not on top of it
+      el.style.transform = "translate(" + ((v.x + 1) / 2 * w + 8).toFixed(1) + "px," +
+        ((1 - v.y) / 2 * h).toFixed(1) + "px) translateY(-50%)";
     }
   }
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import itertools
+import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -27,6 +29,7 @@ from cryoviz.deliver.app_play import FramePacer, PlayClock, encode_jpeg
 
 __all__ = ["ConsultationApp", "check_host", "serve"]
 
+log = logging.getLogger(__name__)
 _SERVER_IDS = itertools.count()
 #: Story seconds one left/right arrow press moves (the slider's own arrows move 1 s).
 KEY_STEP_S = 5.0
@@ -162,8 +165,9 @@ class ConsultationApp(TrameApp):
     def _organ_list(self) -> None:
         names = [n for n in self.story.anatomy.organs]
         self.state.organs = [{"key": n, "label": st.organ_display_name(n, self.text)} for n in names]
-        vis = dict(self.state.organs_visible or {})
-        self.state.organs_visible = {n: bool(vis.get(n, True)) for n in names}
+        vis = self.state.organs_visible
+        vis = vis if isinstance(vis, dict) else {}
+        self.state.organs_visible = {n: vis.get(n) is not False for n in names}
 
     # ---------------------------------------------------------------------------- story & renderer
     def _build_story(self, scene, grid_mm: float | None):
@@ -222,7 +226,7 @@ class ConsultationApp(TrameApp):
         s = self.state
         s.duration_s = float(story.duration_s)
         s.chapters = _chapter_list(story)
-        s.t_s = min(float(s.t_s), s.duration_s)
+        s.t_s = min(_finite(s.t_s, 0.0), s.duration_s)
         s.sim_status = stage
         s.sim_busy = stage != "full"
         s.sim_error = ""
@@ -249,8 +253,9 @@ class ConsultationApp(TrameApp):
 
     def _push_options(self) -> None:
         s = self.state
+        vis = s.organs_visible if isinstance(s.organs_visible, dict) else {}
         self.renderer.set_options(
-            organs_visible=dict(s.organs_visible or {}), cutaway=bool(s.cutaway),
+            organs_visible={k: v is not False for k, v in vis.items()}, cutaway=bool(s.cutaway),
             isotherms_c=tuple(v for k, v in st.ISOTHERMS_C.items() if s[k]),
             clinician=bool(s.clinician), lang=s.lang)
 
@@ -283,7 +288,7 @@ class ConsultationApp(TrameApp):
         """Apply the story state at the current time to the renderer and push the picture."""
         force, self._show_force = self._show_force, False
         s = self.state
-        state = self.story.state_at(float(s.t_s))
+        state = self.story.state_at(_finite(s.t_s, 0.0))
         self.renderer.apply(state)
         ch = state.chapter
         s.chapter_id = str(getattr(ch, "id", ""))
@@ -339,14 +344,27 @@ class ConsultationApp(TrameApp):
         self.state.us_src = st.png_data_url(img)
 
     # ------------------------------------------------------------------------------- handlers
+    def client_update(self, changes: dict) -> list[str]:
+        """Apply a client's state changes through :mod:`cryoviz.deliver.app_guard`; return rejected keys.
+
+        Accepted values (cleaned: clamped time, merged organ toggles) are written and flushed; rejected ones
+        never reach the state, which keeps its last valid value.
+        """
+        from cryoviz.deliver.app_guard import screen
+
+        accepted, rejected = screen(self, changes)
+        if rejected:
+            log.info("client update refused for keys %s", ", ".join(sorted(rejected))[:300])
+        if accepted:
+            with self.state:
+                self.state.update(accepted)
+        return rejected
+
     @change("t_s")
     def _on_time(self, t_s, **_):
-        try:
-            t = float(t_s)
-        except (TypeError, ValueError):
-            t = 0.0
-        t = min(max(t, 0.0), float(self.state.duration_s))
-        if t != t_s:
+        # NaN compares false with everything: a plain clamp would keep it and re-set it forever
+        t = min(max(_finite(t_s, 0.0), 0.0), _finite(self.state.duration_s, 0.0))
+        if not (isinstance(t_s, (int, float)) and not isinstance(t_s, bool) and t == t_s):
             self.state.t_s = t
             return
         self._show()
@@ -368,13 +386,10 @@ class ConsultationApp(TrameApp):
 
     @change("speed")
     def _on_speed(self, speed, **_):
-        try:
-            v = float(speed)
-        except (TypeError, ValueError):
-            v = 1.0
+        v = _finite(speed, 1.0)
         if v not in st.SPEEDS:
-            v = min(st.SPEEDS, key=lambda x: abs(x - v)) if v == v else 1.0
-        if v != speed:
+            v = min(st.SPEEDS, key=lambda x: abs(x - v))
+        if not (isinstance(speed, (int, float)) and not isinstance(speed, bool) and v == speed):
             self.state.speed = v
 
     @change("organs_visible", "cutaway", "iso_0", "iso_m20", "iso_m40", "clinician")
@@ -397,7 +412,13 @@ class ConsultationApp(TrameApp):
             scene = st.sized_scene(self.scene, volume_ml=volume_ml, rectum_gap_mm=rectum_gap_mm,
                                    hydrodissection=hydrodissection, preset=preset)
         except InputError as exc:
-            self.state.sim_error = str(exc)
+            # back to the values of the scene shown: a refused value must not block the next change
+            a = self.scene.anatomy
+            self.state.update({"volume_ml": float(a.volume_ml), "rectum_gap_mm": float(a.rectum_gap_mm),
+                               "hydrodissection": bool(a.hydrodissection),
+                               "preset": self.scene.layout.preset if self.scene.layout is not None
+                               else self.state.preset})
+            self.state.sim_error = str(exc).splitlines()[0][:200]
             return
         if scene == self.scene:
             return
@@ -410,8 +431,9 @@ class ConsultationApp(TrameApp):
 
     def toggle_organ(self, organ: str, visible: bool) -> None:
         """Show or hide one organ (the organ toggles call this)."""
-        vis = dict(self.state.organs_visible or {})
-        if organ in vis:
+        vis = self.state.organs_visible
+        vis = dict(vis) if isinstance(vis, dict) else {}
+        if isinstance(organ, str) and organ in vis:
             vis[organ] = bool(visible)
             self.state.organs_visible = vis
 
@@ -427,12 +449,15 @@ class ConsultationApp(TrameApp):
 
     def step_chapter(self, step: int) -> None:
         """Jump ``step`` chapters forward (or back when negative)."""
-        self.goto_chapter(st.step_chapter(self.story.chapters, float(self.state.t_s), int(step)))
+        if isinstance(step, bool) or not isinstance(step, int):
+            return
+        self.goto_chapter(st.step_chapter(self.story.chapters, _finite(self.state.t_s, 0.0),
+                                          max(min(step, 1000), -1000)))
 
     def toggle_play(self) -> None:
         """Play or pause; playing at the end starts again from the beginning."""
         s = self.state
-        if not s.playing and float(s.t_s) >= float(s.duration_s):
+        if not s.playing and _finite(s.t_s, 0.0) >= _finite(s.duration_s, 0.0):
             s.t_s = 0.0
         s.playing = not s.playing
 
@@ -456,13 +481,17 @@ class ConsultationApp(TrameApp):
         """Advance the story clock by ``dt_s`` wall seconds while playing (in-process use and tests)."""
         s = self.state
         if s.playing:
-            self._play_to(float(s.t_s) + float(dt_s) * float(s.speed))
+            speed = _finite(s.speed, 1.0)
+            self._play_to(_finite(s.t_s, 0.0) + max(_finite(dt_s, 0.0), 0.0)
+                          * (speed if speed in st.SPEEDS else 1.0))
 
     def _play_to(self, t: float) -> None:
         """Move the playing story to ``t`` (s); at the end, stop there."""
         s = self.state
-        if t >= float(s.duration_s):
-            t, s.playing = float(s.duration_s), False
+        duration = _finite(s.duration_s, 0.0)
+        t = _finite(t, 0.0)
+        if t >= duration:
+            t, s.playing = duration, False
         s.t_s = t
 
     def screenshot(self) -> Path:
@@ -471,7 +500,7 @@ class ConsultationApp(TrameApp):
 
         self.screenshot_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.screenshot_dir / f"cryoviz-{stamp}-{int(float(self.state.t_s) * 10):05d}.png"
+        path = self.screenshot_dir / f"cryoviz-{stamp}-{int(_finite(self.state.t_s, 0.0) * 10):05d}.png"
         data = st.encode_png(self.renderer.image())
         with atomic_path(path) as tmp:
             Path(tmp).write_bytes(data)
@@ -480,6 +509,9 @@ class ConsultationApp(TrameApp):
 
     # --------------------------------------------------------------------------- play loop, life
     def _on_ready(self, **_):
+        """Server ready: start the play loop (once; a second call changes nothing)."""
+        if self._play_task is not None and not self._play_task.done():
+            return
         self._loop = asyncio.get_event_loop()
         self._tune_image_delivery()
         for story, stage, gen in self._pending:
@@ -510,36 +542,49 @@ class ConsultationApp(TrameApp):
         picture jump further, never the story run slower. While playing, the pictures go to the page as
         JPEG (encoded in a worker thread) over the remote view; on pause the remote view takes over again.
         """
-        last_trim = time.monotonic()
+        self._last_trim = time.monotonic()
         while True:
-            s = self.state
-            if not s.playing:
-                if self.clock.running:
-                    self.clock.stop()
-                    self.pacer.reset()
-                    with self.state:
-                        self._show(force=True)         # the remote view catches up with the last frame
-                    self._loop.call_later(0.8, self._clear_frame)
-                await asyncio.sleep(0.05)
-                continue
-            now = time.monotonic()
-            if not self.pacer.ready(now):
-                await asyncio.sleep(0.005)
-                continue
-            with self.state:
-                self._play_to(self.clock.story_s(float(s.t_s), float(s.speed), now))
-                if self._show_handle is not None:       # draw this turn's state now, not next turn
-                    self._show_handle.cancel()
-                    self._show_handle = None
-                    self._show_now()
-            img = self.renderer.image()
-            url = await self._loop.run_in_executor(None, encode_jpeg, img)
-            if self.state.playing:
+            try:
+                await self._play_turn(trim_every_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:   # a bad value must never leave the consultation without its Play button
+                log.exception("play loop turn failed; pausing and playing on")
                 with self.state:
-                    s.frame_src, s.frame_seq = url, self.pacer.sent()
-            if now - last_trim > trim_every_s:
-                st.release_freed_memory()
-                last_trim = now
+                    self.state.playing = False
+                await asyncio.sleep(0.05)
+
+    async def _play_turn(self, trim_every_s: float) -> None:
+        """One turn of :meth:`_play_loop`."""
+        s = self.state
+        if not s.playing:
+            if self.clock.running:
+                self.clock.stop()
+                self.pacer.reset()
+                with self.state:
+                    self._show(force=True)         # the remote view catches up with the last frame
+                self._loop.call_later(0.8, self._clear_frame)
+            await asyncio.sleep(0.05)
+            return
+        now = time.monotonic()
+        if not self.pacer.ready(now):
+            await asyncio.sleep(0.005)
+            return
+        with self.state:
+            speed = _finite(s.speed, 1.0)
+            self._play_to(self.clock.story_s(_finite(s.t_s, 0.0), speed if speed in st.SPEEDS else 1.0, now))
+            if self._show_handle is not None:       # draw this turn's state now, not next turn
+                self._show_handle.cancel()
+                self._show_handle = None
+                self._show_now()
+        img = self.renderer.image()
+        url = await self._loop.run_in_executor(None, encode_jpeg, img)
+        if self.state.playing:
+            with self.state:
+                s.frame_src, s.frame_seq = url, self.pacer.sent()
+        if now - self._last_trim > trim_every_s:
+            st.release_freed_memory()
+            self._last_trim = now
 
     def _clear_frame(self) -> None:
         if not self.state.playing:
@@ -551,6 +596,7 @@ class ConsultationApp(TrameApp):
         self.pacer.shown(seq)
 
     def _on_exit(self, **_):
+        """Server exited: stop the loop, the re-simulation pool and the renderer (once)."""
         if self._play_task is not None:
             self._play_task.cancel()
         self.resim.close()
@@ -594,6 +640,17 @@ def _as_float(value, default: float) -> float:
         return float(value)
     except (TypeError, ValueError):
         return default
+
+
+def _finite(value, default: float) -> float:
+    """``value`` as a finite float, else ``default`` (NaN, inf, strings, lists, None)."""
+    if isinstance(value, bool):
+        return default
+    try:
+        out = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return out if math.isfinite(out) else default
 
 
 def _chapter_list(story) -> list[dict]:

@@ -137,7 +137,9 @@ def test_play_loop_survives_bad_values_set_through_state(app):
             assert not task.done()
             t0 = float(app.state.t_s)
             _set(app, speed=4.0, playing=True)
-            await asyncio.sleep(1.5)     # no page acknowledges pictures here: one per second
+            for _ in range(30):          # the page acknowledges each picture it shows
+                await asyncio.sleep(0.05)
+                app.frame_shown(app.pacer.seq)
             assert float(app.state.t_s) > t0 and not task.done()
         finally:
             _set(app, playing=False)

@@ -72,6 +72,11 @@ def _build_parser() -> argparse.ArgumentParser:
     st.add_argument("--size", type=_size, default=(1280, 720))
     st.add_argument("--lang", default=None)
 
+    sc = sub.add_parser("script", help="the story's captions with times and chapters, without rendering")
+    sc.add_argument("scene", type=Path)
+    sc.add_argument("--lang", default=None)
+    sc.add_argument("--format", default="txt", choices=["txt", "vtt", "json"])
+
     sm = sub.add_parser("simulate", help="run the thermal model and write the metrics")
     sm.add_argument("scene", type=Path)
     sm.add_argument("--json", type=Path, default=None)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from cryoviz.core.errors import InputError
 
-__all__ = ["cmd_bench", "cmd_check", "cmd_export", "cmd_import", "cmd_meshes", "cmd_render", "cmd_serve",
-           "cmd_simulate", "cmd_still"]
+__all__ = ["cmd_bench", "cmd_check", "cmd_export", "cmd_import", "cmd_meshes", "cmd_render", "cmd_script",
+           "cmd_serve", "cmd_simulate", "cmd_still"]
 
 
 def _scene_path(path: Path | None) -> Path:
@@ -97,6 +97,31 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"  warning: {w}")
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(m, indent=2) + "\n")
+    return 0
+
+
+def cmd_script(args: argparse.Namespace) -> int:
+    """Print the story's captions (txt, WebVTT or JSON) to stdout; renders nothing and writes no file.
+
+    The thermal result comes from the cache when it is there (it is computed, and cached, otherwise).
+    """
+    from cryoviz.story.session import load_story
+
+    story = load_story(args.scene, lang=args.lang)
+    if args.format == "vtt":
+        from cryoviz.deliver.vtt import vtt_text
+
+        out = vtt_text((c.start_s, c.end_s, c.text) for c in story.cues)  # as the video writes them
+    elif args.format == "json":
+        from cryoviz.story.script import script_json
+
+        out = script_json(story)
+    else:
+        from cryoviz.story.script import script_text
+
+        out = script_text(story)
+    sys.stdout.write(out)
+    sys.stdout.flush()
     return 0
 
 

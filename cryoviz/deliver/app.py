@@ -264,7 +264,7 @@ class ConsultationApp(TrameApp):
         s, m = self.state, self.story.result.metrics
         spared = st.spared_numbers(m)
         s.spared = spared
-        s.spared_lines = list(self.story.spared_lines)
+        s.spared_lines = []  # filled per frame: results show only from the chapter that tells them
         s.probe_rows = st.probe_rows(self.story.result.probes)
         s.numbers = _clinician_numbers(m)
 
@@ -297,6 +297,9 @@ class ConsultationApp(TrameApp):
         card = " — ".join(x for x in (getattr(state, "card", None), getattr(state, "card_sub", None)) if x)
         s.caption = state.caption or card
         s.clock = str(getattr(state, "clock_text", "") or st.format_clock(state.procedure_s))
+        panel = list(getattr(state, "panel_lines", ()) or ())
+        if panel != list(s.spared_lines or []):
+            s.spared_lines = panel
         if not (s.playing and self.clock.running):
             self._push_picture()          # the 3D picture first (while playing, the play loop sends it)
         if s.clinician:
@@ -327,13 +330,17 @@ class ConsultationApp(TrameApp):
         """Refresh the ultrasound picture (at most 4 times a second while playing)."""
         from cryoviz.story.ultrasound import ultrasound_frame
 
-        proc_s = getattr(state, "procedure_s", None)
-        key = None if proc_s is None else round(float(proc_s), 0)
+        proc_s = getattr(state, "ultrasound_s", None)  # None: the ultrasound probe is not in
+        depths = tuple(round(float(d), 0) for d in getattr(state, "probe_depths_mm", {}).values())
+        key = None if proc_s is None else (round(float(proc_s), 0), depths)  # needles move at a still clock
         now = time.monotonic()
         if not force and (key == self._us_last[0] or (self.state.playing and now - self._us_last[1] < 0.25)):
             return
         self._us_last = (key, now)
         res = self.story.result
+        if proc_s is None:
+            self.state.us_src = ""
+            return
         try:
             img = ultrasound_frame(self.story.anatomy, res, max(float(proc_s or 0.0), 0.0),
                                    plane="transverse", size_px=(320, 240),

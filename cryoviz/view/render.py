@@ -255,12 +255,13 @@ class SceneRenderer:
     def _apply_ultrasound(self, state) -> None:
         if self._us is None:
             return
-        if state.trus_in < 0.999 or "rectum" not in self.anatomy.organs:
+        us_s = getattr(state, "ultrasound_s", None)
+        if us_s is None or "rectum" not in self.anatomy.organs:  # the ultrasound probe is not in: dark
             self._us.show(None)
             return
         from cryoviz.story.ultrasound import ultrasound_frame
 
-        t = max(float(state.isotherm_time_s if state.isotherm_time_s is not None else 0.0), 0.0)
+        t = max(float(us_s), 0.0)
         depths = tuple(float(state.probe_depths_mm.get(p.name, 0.0)) for p in self.result.probes)
         key = (round(t, 3), depths)
         if self._us.shows(key):  # same picture: only make sure the inset is drawn

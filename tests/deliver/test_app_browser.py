@@ -204,12 +204,21 @@ def test_organ_toggle_removes_that_organ(page):
     assert changed(before, wait_settled(page)) < 0.005
 
 
+_SPARED_SHOWN = ("document.querySelector('[role=region][aria-label=\"What was spared\"]')"
+                 ".innerText.includes('%')")
+
+
 def test_resizing_the_prostate_resimulates_and_updates_what_was_spared(page):
     panel = page.get_by_role("region", name="What was spared")
+    spared = page.get_by_role("button", name="What was spared", exact=True)
+    spared.click()  # the results show from the chapter that tells them
+    page.wait_for_function(_SPARED_SHOWN)
     before = panel.inner_text()
     gen = page.locator("#cv-sim").get_attribute("data-gen")
     page.get_by_label("Prostate volume", exact=True).fill("65")
     page.locator(f'#cv-sim[data-sim="full"]:not([data-gen="{gen}"])').wait_for(timeout=120_000)
+    spared.click()
+    page.wait_for_function(_SPARED_SHOWN)
     assert panel.inner_text() != before
 
 

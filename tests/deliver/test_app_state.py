@@ -159,13 +159,19 @@ def test_startup_fills_every_panel(app):
     assert any(o["key"] == "prostate" and o["label"] == "Prostate" for o in s.organs)
     assert all(s.organs_visible.values())
     assert s.disclaimer == "For patient education only. Not for treatment planning."
-    assert s.us_src.startswith("data:image/png;base64,")
     sp = s.spared
     assert 0.0 < sp["prostate_fraction_lethal"] <= 1.0
     assert sp["urethra_min_temp_c"] is not None and sp["rectal_wall_min_temp_c"] is not None
-    assert len(s.spared_lines) >= 3 and any("%" in line for line in s.spared_lines)
     img = _image(app)
     assert img.shape == (SIZE[1], SIZE[0], 3) and img.std() > 5   # not a blank picture
+    # at the start nothing has happened yet: no results, and no ultrasound before its probe is in
+    assert s.t_s == 0.0 and s.spared_lines == [] and s.us_src == ""
+    spared = next(c for c in s.chapters if c["id"] == "spared")
+    _set(app, t_s=spared["jump_s"] + 0.5)
+    assert s.us_src.startswith("data:image/png;base64,")
+    assert len(s.spared_lines) >= 3 and any("%" in line for line in s.spared_lines)
+    _set(app, t_s=0.0)
+    assert s.spared_lines == [] and s.us_src == ""
 
 
 def test_timeline_moves_the_clock_and_clamps(app):
@@ -271,8 +277,9 @@ def test_speed_snaps_to_offered_values(app):
 
 
 def test_language_changes_caption_chapters_and_labels(app):
-    app.goto_chapter(1)
+    app.goto_chapter(next(i for i, c in enumerate(app.state.chapters) if c["id"] == "spared"))
     app.state.flush()
+    assert app.state.spared_lines  # the result chapter shows the results
     en = (app.state.caption, [c["title"] for c in app.state.chapters], app.state.spared_lines)
     _set(app, lang="es")
     assert app.state.labels["play"] != "Play" and app.story.lang == "es"

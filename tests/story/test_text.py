@@ -125,14 +125,15 @@ def test_risks_are_quoted_with_their_sources():
 def test_english_lines_read_at_grade_8_or_below():
     en = load_text("en")
     sample = {"n_probes": "8", "probe_min_c": "-141", "freeze1_min": "10", "freeze2_min": "10",
-              "gland_minus40_pct": "91", "rectum_min_c": "-3", "rectum_gap_mm": "7", "urethra_min_c": "12",
-              "sphincter_min_c": "20"}
+              "volume_ml": "100", "pct40": "74", "pct20": "90", "rest_pct": "26", "min_c": "-9",
+              "frozen_pct": "86", "gap_mm": "7", "target": "the half being treated"}
     lines = []
-    for chap in en["chapters"].values():
+    tables = [*en["chapters"].values(), *en["outcomes"].values(), en["warnings"]]
+    for chap in tables:
         for key, value in chap.items():
             if key != "title":
                 lines += [fill(v, sample) for v in (value if isinstance(value, list) else [value])]
-    assert len(lines) > 40 and None not in lines
+    assert len(lines) > 60 and None not in lines
     grades = {line: reading_grade(line) for line in lines}
     assert max(grades.values()) <= 8.0, max(grades, key=grades.get)
     # the checker itself tells hard text from easy text
@@ -150,3 +151,20 @@ def test_helpers():
     assert format_number(-0.2, "en") == "0"
     assert format_number(-12.0, "en") == "-12"
     assert word_count("At -40 °C cells die.") == 5
+
+
+def test_every_warning_code_has_a_patient_sentence_in_every_language():
+    from cryoviz.physics.warnings import WARNING_CODES
+    from cryoviz.story.outcomes import STRUCTURES
+
+    assert WARNING_CODES
+    for lang in LANGUAGES:
+        said = load_text(lang)["warnings"]
+        assert set(said) == set(WARNING_CODES), lang
+        for code, sentence in said.items():
+            assert not placeholders(sentence), (lang, code)  # told on its own, it needs no figure
+            if lang == "en":
+                assert reading_grade(sentence) <= 8.0, sentence
+    # every code about a structure the story names is tied to that structure's finding
+    tied = {c for s in STRUCTURES for c in s.codes} | {"target_undertreated"}
+    assert tied == set(WARNING_CODES)

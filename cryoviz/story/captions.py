@@ -1,0 +1,181 @@
+"""Which sentences a chapter says, chosen from the simulated result, in one language.
+
+The timeline asks :func:`chapter_lines` for the lines of a chapter; the result chapter ("What was spared")
+is built from :func:`cryoviz.story.outcomes.findings`: for each structure its outcome picks the sentence
+``[outcomes.<structure>] <outcome>`` (plus ``<outcome>_more`` when its figures exist), and each warning code
+it explains adds ``[warnings] <code>``: what it means for the patient, with its published range and source.
+The choice depends on the scene and its result only, so every language gets the same lines in the same order.
+
+Numbers are formatted so each sentence is true of the simulated value: "stayed at X °C or warmer" rounds
+the coldest temperature down, "its coldest point was X °C" rounds to the nearest degree (never above 0 °C
+for a frozen structure), shares are rounded down.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cryoviz.story.outcomes import Finding, target_kind, unexplained_codes
+from cryoviz.story.text import fill, format_number
+
+__all__ = ["Line", "chapter_lines", "finding_values", "format_values", "numbers", "panel_lines"]
+
+#: Glands up to this size are "about the size of a walnut" (a normal prostate is 20-30 ml,
+#: clinical-facts §3); bigger ones are told their volume instead.
+WALNUT_MAX_ML = 35.0
+
+
+@dataclass(frozen=True)
+class Line:
+    """One sentence to show, and what result it reports (empty for fixed narration)."""
+
+    text: str
+    about: str = ""
+    outcome: str = ""
+
+
+def numbers(scene, result, probes) -> dict[str, float]:
+    """The simulated numbers the narration quotes (raw, unformatted); missing ones are simply absent."""
+    m: dict[str, Any] = getattr(result, "metrics", {}) or {}
+    n: dict[str, float] = {"n_probes": len(probes), "n_cycles": len(scene.protocol.cycles)}
+    cycles = scene.protocol.cycles
+    if cycles:
+        n["freeze1_min"] = cycles[0].freeze_s / 60.0
+        n["thaw1_active"] = 1.0 if cycles[0].thaw == "active" else 0.0
+    if len(cycles) >= 2:
+        n["freeze2_min"] = cycles[1].freeze_s / 60.0
+    pt = np.asarray(result.probe_temps_c, float)
+    if pt.size:
+        n["probe_min_c"] = float(pt.min())
+    vol = m.get("organs", {}).get("prostate", {}).get("volume_ml")
+    if vol is not None and math.isfinite(float(vol)):
+        n["volume_ml"] = float(vol)
+    n["urethral_warmer"] = 1.0 if getattr(scene.warmer, "urethral", False) else 0.0
+    return n
+
+
+def format_values(n: dict[str, float], lang: str) -> dict[str, str]:
+    """Narration numbers as the text shows them (temperatures rounded down, minutes to 0.1)."""
+    out: dict[str, str] = {}
+    for key, value in n.items():
+        if key.endswith("_c"):
+            out[key] = format_number(math.floor(value), lang)
+        elif key.endswith("_min"):
+            out[key] = format_number(value, lang, 0 if abs(value - round(value)) < 0.05 else 1)
+        elif key == "volume_ml":
+            out[key] = format_number(round(value), lang)
+        else:
+            out[key] = format_number(value, lang)
+    return out
+
+
+def _gap(value: float, lang: str) -> str:
+    """A distance rounded down (to 0.1 mm under 1 mm), so "stayed X mm away" is true."""
+    if value < 1:
+        return format_number(math.floor(value * 10) / 10, lang, 1)
+    return format_number(math.floor(value), lang)
+
+
+def finding_values(f: Finding, text: dict, lang: str, kind: str) -> dict[str, str]:
+    """The figures of one finding as its sentences show them, plus ``target`` / ``name`` words."""
+    v: dict[str, str] = {}
+    for key, raw in f.values:
+        if key == "min_c":
+            deg = min(round(raw), 0) if f.outcome == "frozen" else math.floor(raw)
+            v[key] = format_number(deg, lang)
+        elif key == "frozen_pct":
+            if raw >= 1.0:
+                v[key] = format_number(math.floor(raw), lang)
+        elif key == "gap_mm":
+            v[key] = _gap(raw, lang)
+        elif key == "rest_pct":
+            if raw > 0:
+                v[key] = format_number(raw, lang)
+        else:
+            v[key] = format_number(raw, lang)
+    v["target"] = text["targets"][kind]
+    v["name"] = text["structures"][kind if f.structure == "target" else f.structure]
+    return v
+
+
+def _finding_lines(found: tuple[Finding, ...], metrics: dict, text: dict, lang: str, kind: str) -> list[Line]:
+    lines: list[Line] = []
+    for f in found:
+        table = text["outcomes"][f.structure]
+        v = finding_values(f, text, lang, kind)
+        for key in (f.outcome, f"{f.outcome}_more"):
+            said = fill(table[key], v) if key in table else None
+            if said:
+                lines.append(Line(said, f.structure, f.outcome))
+        for code in f.codes:
+            if code in text["warnings"]:
+                lines.append(Line(text["warnings"][code], f"warning:{code}", f.outcome))
+    for code in unexplained_codes(metrics, found):
+        if code in text["warnings"]:
+            lines.append(Line(text["warnings"][code], f"warning:{code}", "warning"))
+    return lines
+
+
+def chapter_lines(cid: str, text: dict, n: dict[str, float], found: tuple[Finding, ...], metrics: dict,
+                  scene, lang: str) -> list[Line]:
+    """The lines chapter ``cid`` says in language ``lang`` (``text`` is that language's file).
+
+    Lines that do not apply to this scene are left out; which ones apply depends on the scene and its
+    result, never on the language.
+    """
+    ch = text["chapters"][cid]
+    v = format_values(n, lang)
+    cues = [Line(c) for c in ch["cues"]]
+    picked: list[Line | None]
+
+    def say(key: str, about: str = "") -> Line | None:
+        s = fill(ch[key], v)
+        return Line(s, about) if s else None
+
+    if cid == "anatomy":
+        small = n.get("volume_ml", 0.0) <= WALNUT_MAX_ML
+        size = Line(ch["size_walnut"]) if small else say("size_large")
+        picked = [size or Line(ch["size_walnut"]), *cues]
+    elif cid == "preparation":
+        warm = ch["warmer_on"] if n.get("urethral_warmer") else ch["warmer_off"]
+        picked = [*cues, Line(warm)]
+    elif cid == "probes":
+        picked = [cues[0], say("count"), *cues[1:]]
+    elif cid == "freeze1":
+        picked = [cues[0], say("tip_temp"), *cues[1:], say("duration")]
+    elif cid == "thaw_refreeze":
+        twice = n.get("n_cycles", 1) >= 2
+        thaw = Line(ch["thaw_active"] if n.get("thaw1_active") else ch["thaw_passive"])
+        picked = [thaw, say("refreeze") if twice else None, cues[0] if twice else None, cues[1]]
+    elif cid == "spared":
+        kind = target_kind(scene, metrics)
+        picked = [cues[0], *_finding_lines(found, metrics, text, lang, kind), Line(ch["note"])]
+    else:
+        picked = list(cues)
+    return [c for c in picked if c]
+
+
+def panel_lines(found: tuple[Finding, ...], text: dict, lang: str, scene, metrics: dict,
+                sensor_min_c: dict[str, float]) -> tuple[str, ...]:
+    """The "What was spared" panel: one line per structure, then each sensor's coldest reading.
+
+    Each quantity has one name: the tissue ("Rectal wall") and the sensor ("Sensor by the rectum") are
+    told apart.
+    """
+    kind = target_kind(scene, metrics)
+    sp = text["spared"]
+    out = []
+    for f in found:
+        key = "target" if f.structure == "target" else f.outcome
+        line = fill(sp[key], finding_values(f, text, lang, kind))
+        if line:
+            out.append(line)
+    names = text["sensors"]
+    for name, value in sensor_min_c.items():
+        out.append(fill(sp["sensor"], {"name": names.get(name, name),
+                                       "temp_c": format_number(math.floor(value), lang)}) or "")
+    return tuple(x for x in out if x)

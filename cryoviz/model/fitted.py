@@ -21,12 +21,19 @@ import numpy as np
 
 from cryoviz.model.mesh_io import mesh_signed_distance
 from cryoviz.model.primitives import rounded_polyline, sd_tube
-from cryoviz.model.shapes import OrganShapes
+from cryoviz.model.shapes import (
+    BLADDER_WALL_MM,
+    MEMBRANOUS_LENGTH_MM,
+    URETHRA_RADIUS_MM,
+    OrganShapes,
+)
 
 __all__ = ["FittedShapes"]
 
 #: Height of the slices of his rectum whose centres make its centreline, mm.
 RECTUM_SLICE_MM = 3.0
+#: The urethra's control points in his gland lie this fraction of its length inside his apex and base.
+URETHRA_END_FRACTION = 0.12
 #: The apex sensor sits this deep inside his capsule, mm (the generated site is about 1.5 mm inside).
 APEX_SENSOR_DEPTH_MM = 1.5
 
@@ -89,6 +96,38 @@ class FittedShapes(OrganShapes):
         inside = np.flatnonzero(self._pro_sd(pts) <= 0.0)
         k = int(inside[-1]) if len(inside) else 0
         return pts[k]
+
+    def _slice_centre(self, z: float) -> np.ndarray:
+        """(x, y) centre of his gland's cross-section at height ``z`` (mean of nearby surface points)."""
+        half = 1.0
+        while True:
+            band = self._pro_pts[np.abs(self._pro_pts[:, 2] - z) < half]
+            if len(band) >= 12 or half > self.c:
+                return band[:, :2].mean(axis=0) if len(band) else np.zeros(2)
+            half *= 2.0
+
+    def _neck_y(self, z_neck: float) -> float:
+        """The bladder neck sits over the middle of his base."""
+        return float(self._slice_centre(self.base_z - URETHRA_END_FRACTION * (self.base_z - self.apex_z))[1])
+
+    def _build_urethra(self) -> None:
+        """Through the middle of his gland: his apex, mid-gland (a little anterior), base, then the neck."""
+        length = self.base_z - self.apex_z
+        za, zm = self.apex_z + URETHRA_END_FRACTION * length, self.apex_z + 0.5 * length
+        zb = self.base_z - URETHRA_END_FRACTION * length
+        ca, cm, cb = (self._slice_centre(z) for z in (za, zm, zb))
+        z_top = self.bladder_neck[2] + BLADDER_WALL_MM + 6.0
+        self.membranous_bottom_z = self.apex_z - MEMBRANOUS_LENGTH_MM - 4.0
+        ctrl = np.array([
+            [ca[0], ca[1], self.membranous_bottom_z],
+            [ca[0], ca[1], self.apex_z],
+            [cm[0], cm[1] + self.y_verum, zm],
+            [cb[0], cb[1], zb],
+            [self.bladder_neck[0], self.bladder_neck[1], z_top],
+        ])
+        self.apex_urethra = ctrl[1]
+        self.urethra_nodes = rounded_polyline(ctrl, 6.0 * self.scale, n_arc=10)
+        self.urethra = sd_tube(self.urethra_nodes, URETHRA_RADIUS_MM)
 
     # ---- his rectum (when given) ------------------------------------------------------------------------
     def _place_rectum(self) -> None:

@@ -231,7 +231,7 @@ class OrganShapes(OrganAccess):
         self.urine_axes = k * np.array(BLADDER_SHAPE)
         self.bladder_axes = self.urine_axes + BLADDER_WALL_MM
         z_neck = self.base_z + BLADDER_GAP_MM
-        y_b = self.y_verum - self.tan_up * z_neck
+        y_b = self._neck_y(z_neck)
         pts = self.surface[self.surface[:, 2] > 0.0]
 
         def clearance(z_c: float) -> float:
@@ -252,6 +252,10 @@ class OrganShapes(OrganAccess):
             y_b -= 1.0
         self.bladder_centre = np.array([0.0, y_b, z_c])
         self.bladder_neck = self.bladder_centre - np.array([0.0, 0.0, self.bladder_axes[2]])
+
+    def _neck_y(self, z_neck: float) -> float:
+        """Front-back position of the bladder neck: where the bent urethra reaches height ``z_neck``."""
+        return self.y_verum - self.tan_up * z_neck
 
     def bladder_outer(self, p: np.ndarray) -> np.ndarray:
         return ellipsoid_fn(self.bladder_centre, self.bladder_axes)(p)

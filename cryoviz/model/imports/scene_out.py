@@ -66,15 +66,19 @@ def import_scene(sources: list[Path], out_toml: Path, overrides: dict[str, str] 
     files: dict[str, str] = {}
     try:
         for organ, parts in organs.items():
-            surf = _merge(parts)
-            surf.points = (np.asarray(surf.points, dtype=float) - centre).astype(np.float32)
-            surf.clear_data()
-            target = out_toml.parent / f"{stem}-{organ}.vtp"
-            with atomic_path(target, suffix=".part.vtp") as tmp:
-                surf.save(tmp, binary=True, recompute_normals=False)
-                tmp.chmod(0o644)
-            summary.written.append(target)
-            files[organ] = target.name
+            # one file per organ (left and right pieces together); one per lesion ([[lesions]] blocks)
+            groups = [[p] for p in parts] if organ == "lesion" else [parts]
+            for n, group in enumerate(groups, start=1):
+                surf = _merge(group)
+                surf.points = (np.asarray(surf.points, dtype=float) - centre).astype(np.float32)
+                surf.clear_data()
+                key = f"lesion-{n}" if organ == "lesion" else organ
+                target = out_toml.parent / f"{stem}-{key}.vtp"
+                with atomic_path(target, suffix=".part.vtp") as tmp:
+                    surf.save(tmp, binary=True, recompute_normals=False)
+                    tmp.chmod(0o644)
+                summary.written.append(target)
+                files[key] = target.name
         vol = abs(float(pro.volume)) / 1000.0
         atomic_write_text(out_toml, _scene_text(files, vol))
         summary.written.append(out_toml)
@@ -124,9 +128,12 @@ def _scene_text(files: dict[str, str], volume_ml: float) -> str:
         "",
         "[anatomy.meshes]",
     ]
-    lines += [f'{organ} = "{name}"' for organ, name in files.items() if organ != "lesion"]
-    if "lesion" in files:
-        lines += ["", f'# his lesion (GTV) was imported as "{files["lesion"]}"; not simulated separately']
+    lines += [f'{organ} = "{name}"' for organ, name in files.items() if not organ.startswith("lesion")]
+    for key, name in files.items():
+        if key.startswith("lesion"):
+            n = key.removeprefix("lesion-")
+            lines += ["", "[[lesions]]                  # his lesion (GTV) as outlined by his care team",
+                      f'name = "lesion {n}"', f'mesh = "{name}"']
     return "\n".join(lines) + "\n"
 
 
@@ -175,4 +182,6 @@ def _verify(out_toml: Path, got: Gathered, organs: dict, files: dict, vol: float
         L.append("  overlaps between his organs and generated ones: none")
     for n in anatomy.notes:
         L.append(f"  note: {n}")
+    if scene.lesions:
+        L.append(f"  lesions: {len(scene.lesions)} written as [[lesions]] with their own surfaces")
     L.append(f"  wrote {out_toml} and {len(files)} surface(s) beside it")

@@ -48,13 +48,16 @@ def test_left_stays_left_from_ras_nifti_and_lps_nrrd(files, tmp_path):
     b = tmp_path / "lps.toml"
     summary = import_scene(files["nrrd"], b)  # Spanish segment names, no --organ needed
     for out in (a, b):
-        les = _surf(out, "lesion")
+        les = _surf(out, "lesion-1")
         assert les.center_of_mass()[0] > 8.0  # patient left is +x: the lesion was put in his left half
         assert les.center_of_mass()[1] > 2.0  # and posterior
     # the same anatomy from either frame
     assert np.allclose(_surf(a, "prostate").bounds, _surf(b, "prostate").bounds, atol=0.5)
     assert 'label 4 "Lesion indice"' in summary.text()
-    assert "lesion" not in a.read_text().split("[anatomy.meshes]")[1].split("#")[0]
+    from cryoviz.model.scene_load import load_scene
+
+    lesions = load_scene(a).lesions  # written as a [[lesions]] entry with its own surface (#17's table)
+    assert len(lesions) == 1 and str(lesions[0].mesh).endswith("ras-lesion-1.vtp")
 
 
 def test_rt_structure_set_with_fake_identifiers_leaks_none(files, tmp_path, capsys):
@@ -125,7 +128,7 @@ def test_nested_shell_is_refused_unless_named_a_lesion(files, tmp_path):
     assert "prostate+lesion" in line and "\n" not in line
     out = tmp_path / "nested.toml"
     summary = import_scene([mesh], out, {mesh.stem: "prostate+lesion"}, frame="RAS")
-    les = _surf(out, "lesion")
+    les = _surf(out, "lesion-1")
     assert les.center_of_mass()[0] > 8.0  # --frame RAS for a bare mesh: left stays left
     assert 0.8 < _ml(les) < 1.0  # a 6 mm sphere: 0.905 ml
     assert "taken as the lesion" in summary.text()

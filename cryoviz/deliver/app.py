@@ -144,7 +144,8 @@ class ConsultationApp(TrameApp):
             "presets": [], "speeds": list(st.SPEEDS), "langs": _languages(),
             "sim_status": "preview", "sim_busy": True, "sim_error": "", "sim_generation": 0,
             "spared": {}, "spared_lines": [], "us_src": "", "sensor_svg": "", "probe_rows": [],
-            "numbers": [], "legend": [], "screenshot_path": "", "labels": {}, "disclaimer": "",
+            "numbers": [], "legend": [], "screenshot_path": "", "take_home_path": "", "labels": {},
+            "disclaimer": "",
             "spared_title": "", "grid_mm": 0.0, "frame_src": "", "frame_seq": 0,
         })
         self._apply_text(lang)
@@ -152,6 +153,7 @@ class ConsultationApp(TrameApp):
     def _apply_text(self, lang: str) -> None:
         text = self._load_text(lang)
         ui = dict(text.get("ui", {}))
+        ui["take_home"] = text.get("export", {}).get("take_home", "Take home")
         self.text = text
         self.state.labels = ui
         self.state.disclaimer = text.get("common", {}).get("disclaimer", "")
@@ -513,6 +515,23 @@ class ConsultationApp(TrameApp):
             Path(tmp).write_bytes(data)
         self.state.screenshot_path = str(path)
         return path
+
+    def take_home(self) -> list[Path]:
+        """Write the visit page and the printable summary of the current patient and language beside the
+        screenshots; return their paths. The names carry the language and time, never a patient name.
+
+        Runs on the server's loop (about 10 s on a 2-core machine): the export renders with VTK, which is
+        not shared across threads here.
+        """
+        from cryoviz.deliver.export import export_story
+
+        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        lang = self.story.lang
+        paths = [export_story(self.story, self.screenshot_dir / f"cryoviz-{kind}-{lang}-{stamp}.{ext}")
+                 for kind, ext in (("visit", "html"), ("summary", "pdf"))]
+        self.state.take_home_path = "  ".join(str(p) for p in paths)
+        return paths
 
     # --------------------------------------------------------------------------- play loop, life
     def _on_ready(self, **_):

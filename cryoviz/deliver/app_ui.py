@@ -113,6 +113,7 @@ def build_ui(app) -> VAppLayout:
     server.trigger("cv_organ")(app.toggle_organ)
     server.trigger("cv_play")(app.toggle_play)
     server.trigger("cv_shot")(app.screenshot)
+    server.trigger("cv_take_home")(app.take_home)
     server.trigger("cv_frame")(app.frame_shown)
 
     with VAppLayout(server, theme="dark", full_height=True) as layout:
@@ -134,6 +135,9 @@ def build_ui(app) -> VAppLayout:
             with v3.VBtn(click="trigger('cv_shot')", variant="outlined", prepend_icon="mdi-camera",
                          classes="mr-2 text-none", raw_attrs=['aria-label="Screenshot"']):
                 html.Span(_label("screenshot", "Screenshot"), classes="cv-shot-label")
+            with v3.VBtn(click="trigger('cv_take_home')", variant="outlined", prepend_icon="mdi-download",
+                         classes="mr-2 text-none", raw_attrs=['aria-label="Take home"']):
+                html.Span(_label("take_home", "Take home"), classes="cv-shot-label")
         with v3.VMain(), html.Div(classes="cv-grid"):
             with html.Div(classes="cv-main"):
                 _main_column(app)
@@ -260,3 +264,5 @@ def _clinician_panel() -> None:
         with html.Div(classes="cv-small mt-2"):
             html.Div("{{ n.name }}: {{ n.value }}", v_for="n in numbers", key="n.name + n.value")
         html.Div("{{ screenshot_path }}", v_if="screenshot_path", classes="cv-small mt-1")
+        html.Div("{{ take_home_path }}", v_if="take_home_path", classes="cv-small mt-1",
+                 raw_attrs=['role="status"'])

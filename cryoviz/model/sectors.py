@@ -250,7 +250,8 @@ def sector_centre_mm(anatomy, sector: Sector | str, radius_mm: float = 0.0) -> n
     """Centre (x, y, z), mm, of a ball of ``radius_mm`` placed in ``sector`` on this gland.
 
     The centre sits at the sector's angle in the middle of its third, at the sector's relative depth, moved
-    inward along the same ray when needed so that the ball stays ``radius_mm + 1`` mm inside the capsule.
+    along the same ray (inward first), then along rays turned up to 24 deg, when needed so that the ball
+    stays ``radius_mm + 1`` mm inside the capsule and does not overlap the urethra.
 
     Raises
     ------
@@ -260,19 +261,24 @@ def sector_centre_mm(anatomy, sector: Sector | str, radius_mm: float = 0.0) -> n
     sec = parse_sector(sector) if isinstance(sector, str) else sector
     frame = gland_frame(anatomy)
     theta_abs, rho = SECTOR_CENTRE[sec.zone]
-    theta = theta_abs if sec.side == "left" else -theta_abs
+    sign = 1.0 if sec.side == "left" else -1.0
     z = frame.level_z_mm(sec.level)
     cx, cy = frame.centre_mm(z)
-    t = math.radians(theta)
-    d = np.array([math.sin(t), -math.cos(t)])
-    rad = frame.capsule_radius_mm(z, theta)
-    for r in np.arange(rho * rad, -1e-9, -0.25):
-        p = np.array([cx + r * d[0], cy + r * d[1], z])
-        if float(frame.sd(p[None, :])[0]) <= -(radius_mm + 1.0):
+    has_urethra = "urethra" in anatomy.organs
+    # the sector's own ray first, then rays turned a little either way (staying on the sector's side)
+    for turn in (0.0, 8.0, -8.0, 16.0, -16.0, 24.0, -24.0):
+        theta = sign * min(max(theta_abs + turn, 1.0), 179.0)
+        t = math.radians(theta)
+        d = np.array([math.sin(t), -math.cos(t)])
+        rad = frame.capsule_radius_mm(z, theta)
+        # inward from the sector's depth first, then outward: the ball stays 1 mm inside the capsule and
+        # off the urethra (the catheter lies in it)
+        for r in (*np.arange(rho * rad, -1e-9, -0.25), *np.arange(rho * rad, rad, 0.25)):
+            p = np.array([cx + r * d[0], cy + r * d[1], z])
+            if float(frame.sd(p[None, :])[0]) > -(radius_mm + 1.0):
+                continue
+            if has_urethra and float(anatomy.signed_distance("urethra", p[None, :])[0]) < radius_mm + 0.5:
+                continue
             return p
-    # the deepest point on the ray decides how large a ball could be
-    rs = np.arange(0.0, rad, 0.25)
-    pts = np.column_stack([cx + rs * d[0], cy + rs * d[1], np.full_like(rs, z)])
-    room = float(-np.min(frame.sd(pts))) if len(rs) else 0.0
-    raise ValueError(f"a lesion of {2 * radius_mm:g} mm does not fit in {sec.name} of this gland "
-                     f"(at most about {max(2 * (room - 1.0), 0):.0f} mm there)")
+    raise ValueError(f"a lesion of {2 * radius_mm:g} mm does not fit in {sec.name} of this gland, between "
+                     "the capsule and the urethra")

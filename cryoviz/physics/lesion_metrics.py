@@ -34,6 +34,7 @@ LETHAL_C = -40.0
 #: Labels a margin can be frozen into: tissue, prostate, sphincter, seminal vesicles, bundles
 #: (codes of :data:`cryoviz.model.anatomy.LABELS`).
 _TREATABLE_LABELS = (0, 1, 3, 8, 9)
+_LABEL_URETHRA = 2
 
 
 def _box_slices(ax, box_mm, pad_mm: float) -> list[slice]:
@@ -49,7 +50,8 @@ def _voxel_points(grid) -> tuple[np.ndarray, ...]:
 def lesion_masks(grid, placed) -> list[np.ndarray]:
     """Voxel masks (bool, grid shape) of each placed lesion: voxel centres inside its surface.
 
-    A lesion smaller than a voxel still gets the voxel holding its centre.
+    Voxels of the urethra's lumen (the warming catheter) are left out; a lesion smaller than a voxel still
+    gets the voxel holding its centre.
     """
     ax = _voxel_points(grid)
     sp = float(grid.spacing_mm)
@@ -66,6 +68,7 @@ def lesion_masks(grid, placed) -> list[np.ndarray]:
         inside = les.signed_distance(np.column_stack([X.ravel(), Y.ravel(), Z.ravel()])) <= 0.0
         m = np.zeros(grid.labels.shape, bool)
         m[sl[0], sl[1], sl[2]] = inside.reshape(X.shape)
+        m &= grid.labels != _LABEL_URETHRA  # the catheter's lumen is never part of a lesion
         if not m.any():
             idx = np.clip(np.round((les.centre_mm - grid.origin_mm) / sp).astype(int), 0,
                           np.array(m.shape) - 1)
@@ -127,7 +130,7 @@ def lesion_metrics(result, placed, depth_mm: np.ndarray | None = None,
         else:
             inner = float(depth_mm[m].min())
             surface = float(_at_points(depth_mm, grid, les.surface_points_mm()).min())
-            margin = round(min(inner, surface), 1)
+            margin = round(min(inner, surface), 1) + 0.0  # never "-0.0"
         covered = bool(frac >= 1.0 and margin is not None and margin >= les.margin_mm - 1e-9)
         out.append({
             "name": les.name, "sector": les.sector, "pirads": les.lesion.pirads,

@@ -7,7 +7,8 @@ zone. Organ colours are muted so that the ice stands out.
 
 from __future__ import annotations
 
-__all__ = ["BACKGROUND", "ISOTHERM_STYLE", "ORGAN_STYLE", "PROBE_ACTIVE", "PROBE_SHAFT", "TEXT"]
+__all__ = ["BACKGROUND", "ISOTHERM_STYLE", "LESION_STYLE", "ORGAN_STYLE", "PROBE_ACTIVE", "PROBE_SHAFT",
+           "TEXT"]
 
 BACKGROUND = "#151c26"
 TEXT = "#f4f4f4"
@@ -34,3 +35,7 @@ ORGAN_STYLE: dict[str, tuple[str, float]] = {
     "pubic_bone": ("#ece6d6", 0.9),
     "gel": ("#9fc5e8", 0.12),
 }
+
+#: A known cancer (issue #17): a calm violet, distinct from the organs and from every isotherm colour (and
+#: not an alarming red), nearly opaque so it reads through the translucent gland.
+LESION_STYLE: tuple[str, float] = ("#9d86e0", 1.0)

@@ -24,6 +24,7 @@ from cryoviz.view.overlay import Overlay, plain_text
 from cryoviz.view.palette import (
     BACKGROUND,
     ISOTHERM_STYLE,
+    LESION_STYLE,
     ORGAN_STYLE,
     PROBE_ACTIVE,
     PROBE_SHAFT,
@@ -38,6 +39,8 @@ LABELLED_ORGANS = ("prostate", "bladder", "rectum", "urethra", "sphincter", "sem
 LABEL_CHAPTERS = ("anatomy", "spared")
 #: Depth-peeling passes of a still (a single picture can afford order-correct translucency).
 STILL_DEPTH_PEELS = 4
+#: Opacity of the lesion's copy drawn over the scene (seen through the gland and the ice).
+LESION_GHOST_OPACITY = 0.45
 
 
 
@@ -112,6 +115,40 @@ class SceneRenderer:
             actor = self.plotter.add_mesh(mesh, color=colour, opacity=opacity, smooth_shading=True,
                                           name=f"organ:{name}", specular=0.25, specular_power=20)
             self._organ_actors[name] = actor
+        self._build_lesions()
+
+    def _build_lesions(self) -> None:
+        """The scene's lesions (known cancer), one calm shape each; toggled as the organ ``"lesion"``."""
+        from cryoviz.model.lesions import resolve_lesions
+
+        self._lesion_actors = []
+        scene = getattr(self.story, "scene", None)
+        if scene is None or not getattr(scene, "lesions", ()) or "prostate" not in self.anatomy.organs:
+            return
+        colour, opacity = LESION_STYLE
+        # a faint copy in a layer drawn over the scene (same camera), so a lesion deep in the gland or inside
+        # the ice still shows where it is; the solid one in the scene gives it depth where it is in view
+        from vtkmodules.vtkRenderingCore import vtkRenderer
+
+        ghost = vtkRenderer()
+        ghost.SetLayer(1)
+        ghost.InteractiveOff()
+        ghost.SetActiveCamera(self.plotter.renderer.GetActiveCamera())
+        rw = self.plotter.ren_win
+        rw.SetNumberOfLayers(max(rw.GetNumberOfLayers(), 2))
+        rw.AddRenderer(ghost)
+        self._lesion_ghost = ghost
+        for i, les in enumerate(resolve_lesions(scene, self.anatomy)):
+            surf = les.surface()
+            self._lesion_actors.append(self.plotter.add_mesh(
+                surf, color=colour, opacity=opacity, smooth_shading=True, name=f"lesion:{i}",
+                specular=0.15, specular_power=10, ambient=0.35))
+            faint = pv.Actor(mapper=pv.DataSetMapper(surf))
+            faint.prop.color = colour
+            faint.prop.opacity = LESION_GHOST_OPACITY
+            faint.prop.ambient = 0.6
+            ghost.AddActor(faint)
+            self._lesion_actors.append(faint)
 
     def _build_devices(self) -> None:
         from cryoviz.model.layout import probe_segment_mm
@@ -311,6 +348,8 @@ class SceneRenderer:
             op = float(opac.get(name, base))
             actor.visibility = bool(visible.get(name, True)) and op > 0.01
             actor.prop.opacity = min(max(op, 0.0), 1.0)
+        for actor in self._lesion_actors:
+            actor.visibility = bool(visible.get("lesion", True))
         cut = self._opts["cutaway"]
         for actor in self._cut_targets:
             mapper = actor.mapper

@@ -26,13 +26,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     problems = []
     for path in args.scenes:
         try:
-            load_scene(path, check_geometry=True)
+            scene = load_scene(path, check_geometry=True)
+            notes = _mesh_notes(scene, path)
             print(f"{path}: ok")
+            for note in notes:
+                print(f"  repaired: {note}")
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
     return 0
+
+
+def _mesh_notes(scene, path: Path) -> tuple[str, ...]:
+    """Repairs made to a scene's patient meshes (the anatomy is cached: built once by the check)."""
+    anatomy = getattr(scene, "anatomy", None)
+    if anatomy is None or not getattr(anatomy, "meshes", None):
+        return ()
+    from cryoviz.model.anatomy import build_anatomy
+
+    return build_anatomy(anatomy, base_dir=Path(path).parent).notes
 
 
 def cmd_import(args: argparse.Namespace) -> int:

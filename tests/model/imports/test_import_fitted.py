@@ -120,3 +120,14 @@ def test_his_rectum_gives_the_gap_and_the_rectal_wall_sensor(with_rectum):
 def test_no_generated_organ_overlaps_an_imported_one(which, request):
     _, anatomy = request.getfixturevalue(which)
     assert overlaps_ml(anatomy) == {}
+
+
+def test_check_says_ok_and_names_the_repairs(capsys):
+    from cryoviz.cli import main
+
+    assert main(["check", str(A4 / "scene.toml"), str(B5 / "scene.toml")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("scene.toml: ok")
+    assert out[1].startswith("  repaired: ")
+    assert out[1].endswith("1 small hole filled (largest 1.7 mm across)")
+    assert sum("SPACE=RAS" in line for line in out) == 2

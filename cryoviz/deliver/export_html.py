@@ -123,7 +123,7 @@ def build_visit_html(story, date: _dt.date | None = None) -> str:
         for ch in story.chapters)
     figures = "".join(
         f"<li>{_e(f.text)}{'' if f.froze is None else ' ' + _e(ex['froze_yes' if f.froze else 'froze_no'])}"
-        f"</li>" for f in words.figures)
+        + "".join(f" {_e(n)}" for n in f.notes) + "</li>" for f in words.figures)
     page = string.Template((_HERE / "web" / "visit.html").read_text(encoding="utf-8"))
     return page.substitute(
         lang=_e(story.lang), version=_e(__version__), title=_e(words.title_html),

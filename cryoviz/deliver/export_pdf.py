@@ -18,8 +18,9 @@ import numpy as np
 
 __all__ = ["build_summary_pdf", "summary_pictures"]
 
-#: Pixel size of each picture (4:3), drawn 88 mm wide on the page (about 190 dpi).
-PICTURE_PX = (960, 720)
+#: Pixel size of each picture (16:10), drawn 89 mm wide on the page (about 270 dpi): the summary fits one
+#: page in both languages with the pictures this size.
+PICTURE_PX = (960, 600)
 _WHITE = "#ffffff"
 
 
@@ -53,7 +54,10 @@ def summary_pictures(story, size: tuple[int, int] = PICTURE_PX) -> tuple[np.ndar
         props.InitTraversal()
         for _ in range(props.GetNumberOfItems()):  # on-screen text: the page says it in words
             prop = props.GetNextProp()
-            if isinstance(prop, vtkActor2D) and not isinstance(prop.GetMapper(), vtkLabeledDataMapper):
+            if isinstance(prop, vtkActor2D) and isinstance(prop.GetMapper(), vtkLabeledDataMapper):
+                # organ names about 7 pt high on paper (the screen size would print at under 4 pt)
+                prop.GetMapper().GetLabelTextProperty().SetFontSize(max(size[1] // 22, 8))
+            elif isinstance(prop, vtkActor2D):
                 prop.SetVisibility(False)
         still = r.image()
         cam = state.camera
@@ -130,7 +134,7 @@ def build_summary_pdf(story, date: _dt.date | None = None) -> bytes:
         for line in lines:
             pdf.set_x(pdf.l_margin)
             pdf.cell(4, 4.6, "-")
-            pdf.multi_cell(w - 4, 4.6, line, new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(w - 4, 4.5, line, new_x="LMARGIN", new_y="NEXT", align="L")
 
     pdf.set_font("helvetica", "B", 15)
     pdf.multi_cell(w, 7.5, words.title_pdf, new_x="LMARGIN", new_y="NEXT")
@@ -159,7 +163,7 @@ def build_summary_pdf(story, date: _dt.date | None = None) -> bytes:
     heading(ex["figures"])
     pdf.multi_cell(w, 4.6, words.model_note, new_x="LMARGIN", new_y="NEXT")
     froze = {True: ex["froze_yes"], False: ex["froze_no"], None: ""}
-    bullets([f"{f.text} {froze[f.froze]}".strip() for f in words.figures])
+    bullets([" ".join([f.text, froze[f.froze], *f.notes]).strip() for f in words.figures])
     pdf.set_font("helvetica", "I", 8.5)
     pdf.multi_cell(w, 4.2, words.figures_source, new_x="LMARGIN", new_y="NEXT")
     heading(ex["after"])

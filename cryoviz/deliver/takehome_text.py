@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from cryoviz.story.text import fill, format_number
 
-__all__ = ["Figure", "TakeHomeText", "figure_lines", "pct", "take_home_text", "temp"]
+__all__ = ["Figure", "TakeHomeText", "figure_lines", "pct", "take_home_text", "temp", "with_warnings"]
 
 
 def temp(value: float, lang: str) -> str:
@@ -35,6 +35,7 @@ class Figure:
     key: str
     text: str
     froze: bool | None = None
+    notes: tuple[str, ...] = ()
 
 
 def _ok(v) -> bool:
@@ -66,8 +67,12 @@ def figure_lines(metrics: dict, text: dict, lang: str) -> list[Figure]:
     src = target if _ok(target.get("fraction_below_minus40")) else organs.get("prostate", {})
     line = None
     if _ok(src.get("fraction_below_minus40")):
-        name = (target.get("name") or "prostate") if src is target else "prostate"
-        vals = {"target": text["organs"].get(name, name), "pct40": pct(src["fraction_below_minus40"], lang)}
+        label = text["organs"]["prostate"]
+        if src is target:  # the story's name for what the plan treats: prostate, half or area treated
+            from cryoviz.story.outcomes import target_kind
+
+            label = text.get("structures", {}).get(target_kind(None, metrics), label)
+        vals = {"target": label, "pct40": pct(src["fraction_below_minus40"], lang)}
         if _ok(src.get("fraction_below_minus20")):
             vals["pct20"] = pct(src["fraction_below_minus20"], lang)
         line = fill(lines["target"], vals)
@@ -101,6 +106,37 @@ def figure_lines(metrics: dict, text: dict, lang: str) -> list[Figure]:
             parts.append(text["export"]["covered_yes" if covered else "covered_no"])
         out.append(Figure("lesion", " ".join(p for p in parts if p)))
     return [f for f in out if f.text]
+
+
+#: Story structure (:mod:`cryoviz.story.outcomes`) -> the figure line its warnings follow.
+_AFTER = {"target": "target", "rectal_wall": "rectum_gap", "urethral_wall": "urethra",
+          "sphincter": "sphincter", "nerve_bundles": "nerves_frozen"}
+
+
+def with_warnings(figures: list[Figure], metrics: dict, text: dict) -> list[Figure]:
+    """Attach what each of the model's warnings means (the story's ``[warnings]`` sentences, with their
+    published ranges and sources) to the figure line of its structure; a warning about a structure with no
+    line (the bladder) or about none becomes a line of its own at the end."""
+    from cryoviz.story.outcomes import findings, unexplained_codes
+
+    found = findings(metrics)
+    notes: dict[str, list[str]] = {}
+    loose: list[str] = []
+    keys = [f.key for f in figures]
+    for f in found:
+        for code in f.codes:
+            said = text.get("warnings", {}).get(code)
+            if not said:
+                continue
+            key = _AFTER.get(f.structure)
+            if key == "rectum_gap" and key not in keys:
+                key = "rectum"
+            if key == "nerves_frozen" and key not in keys:
+                key = "nerves"
+            (notes.setdefault(key, []) if key in keys else loose).append(said)
+    loose += [text["warnings"][c] for c in unexplained_codes(metrics, found) if c in text.get("warnings", {})]
+    out = [Figure(f.key, f.text, f.froze, tuple(notes.get(f.key, ()))) for f in figures]
+    return out + [Figure("warning", line) for line in loose]
 
 
 @dataclass(frozen=True)
@@ -142,7 +178,7 @@ def take_home_text(story, date: _dt.date | None = None) -> TakeHomeText:
     return TakeHomeText(
         lang=lang, title_html=ex["html_title"], title_pdf=ex["pdf_title"], intro=ex["intro"],
         prepared_for=fill(ex["prepared_for"], {"name": name}) if name else None,
-        figures=figure_lines(m, text, lang),
+        figures=with_warnings(figure_lines(m, text, lang), m, text),
         figures_source=fill(ex["figures_source"], {"version": __version__, "grid_mm": grid}) or "",
         risks=risks, after=[ex["after_catheter"], ex["after_psa"]],
         questions=list(ex["question_list"]), sources=list(ex["source_list"]),

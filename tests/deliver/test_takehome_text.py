@@ -44,10 +44,24 @@ def test_lines_say_what_froze_and_what_the_cold_missed():
 
 
 def test_a_target_from_the_metrics_wins_over_the_whole_gland():
-    m = {**METRICS, "target": {"name": "prostate", "volume_ml": 14.0, "fraction_below_minus40": 0.951,
+    m = {**METRICS, "target": {"name": "whole gland", "volume_ml": 14.0, "fraction_below_minus40": 0.951,
                                "fraction_below_minus20": 0.99}}
     es = {f.key: f.text for f in figure_lines(m, load_text("es"), "es")}
     assert es["target"].startswith("Próstata: el 95 % llegó a -40 °C") and "el 99 %" in es["target"]
+    half = {**m, "target": {**m["target"], "name": "left half"}}
+    assert figure_lines(half, load_text("en"), "en")[0].text.startswith("Half being treated: 95 %")
+
+
+def test_each_warning_follows_the_figure_of_its_structure():
+    from cryoviz.deliver.takehome_text import with_warnings
+
+    text = load_text("en")
+    m = {**METRICS, "warning_codes": ["urethral_wall_frozen", "bladder_frozen"]}
+    figs = with_warnings(figure_lines(m, text, "en"), m, text)
+    by_key = {f.key: f for f in figs}
+    assert by_key["urethra"].notes == (text["warnings"]["urethral_wall_frozen"],)
+    assert figs[-1].key == "warning" and figs[-1].text == text["warnings"]["bladder_frozen"]
+    assert not by_key["sphincter"].notes
 
 
 def test_missing_figures_leave_their_line_out():

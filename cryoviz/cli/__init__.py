@@ -49,6 +49,8 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--auth-key", default=None)
+    s.add_argument("--auth-key-file", type=Path, default=None,
+                   help="file holding the key (or set CRYOVIZ_AUTH_KEY): keeps it out of ps")
     s.add_argument("--no-browser", action="store_true", help="do not open a browser window")
 
     r = sub.add_parser("render", help="education video (MP4) with WebVTT subtitles")

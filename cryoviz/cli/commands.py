@@ -158,9 +158,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the consultation app."""
-    from cryoviz.deliver.app import serve
+    from cryoviz.deliver.app import read_auth_key, serve
 
-    serve(_scene_path(args.scene), host=args.host, port=args.port, auth_key=args.auth_key,
+    serve(_scene_path(args.scene), host=args.host, port=args.port,
+          auth_key=read_auth_key(args.auth_key, args.auth_key_file),
           open_browser=not args.no_browser)
     return 0
 

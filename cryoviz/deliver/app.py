@@ -38,24 +38,66 @@ HYDRO_GAP_MM = 11.0
 
 
 def check_host(host: str, auth_key: str | None) -> None:
-    """Refuse to listen beyond this machine without a shared key.
+    """Refuse to listen beyond this machine without a strong shared key.
 
     Raises
     ------
     InputError
-        ``host`` is not a loopback address and no ``auth_key`` was given (or the key is empty).
+        ``host`` is not a loopback address and no ``auth_key`` was given, or the key is empty, or (beyond
+        loopback) it has fewer than :data:`cryoviz.deliver.app_security.MIN_KEY_CHARS` visible characters.
     """
+    from cryoviz.deliver.app_security import MIN_KEY_CHARS, key_problem
+
     if auth_key is not None and not auth_key.strip():
-        raise InputError.one("argument", "--auth-key", "empty key", "a non-empty shared secret", auth_key)
-    if host == "localhost":
+        raise InputError.one("argument", "--auth-key", "empty key", "a non-empty shared secret", "")
+    if is_loopback(host):
         return
-    try:
-        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and auth_key is None:
+    if auth_key is None:
         raise InputError.one("argument", "--host", "listening beyond this machine needs --auth-key",
                              "127.0.0.1, localhost, ::1, or another host together with --auth-key KEY", host)
+    problem = key_problem(auth_key)
+    if problem:
+        raise InputError.one("argument", "--auth-key", problem,
+                             f"at least {MIN_KEY_CHARS} visible characters for --host {host}",
+                             f"{len(auth_key)} characters")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost`` or a loopback address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_auth_key(auth_key: str | None = None, key_file=None, environ=None) -> str | None:
+    """The shared key: ``--auth-key``, else the first line of ``--auth-key-file``, else ``$CRYOVIZ_AUTH_KEY``.
+
+    A key in a file or the environment stays out of ``ps``. Raises InputError for an unreadable key file.
+    """
+    import os
+
+    if auth_key is not None:
+        return auth_key
+    if key_file is not None:
+        path = Path(key_file)
+        try:
+            if not path.is_file():
+                raise OSError("not a regular file")
+            with path.open("rb") as fh:
+                data = fh.read(4097)
+        except OSError as exc:
+            raise InputError.one("argument", "--auth-key-file", f"unreadable key file ({exc})",
+                                 "a readable file holding the key", str(path)) from None
+        if len(data) > 4096:
+            raise InputError.one("argument", "--auth-key-file", "key file too large", "up to 4096 bytes",
+                                 str(path))
+        lines = data.decode("utf-8", "replace").strip().splitlines()
+        return lines[0].strip() if lines else ""
+    env = os.environ if environ is None else environ
+    return env.get("CRYOVIZ_AUTH_KEY") or None
 
 
 class ConsultationApp(TrameApp):
@@ -760,6 +802,7 @@ def serve(scene_path, host: str = "127.0.0.1", port: int = 8080, auth_key: str |
     InputError
         Bad host/key/port or scene, before anything starts.
     """
+    from cryoviz.deliver.app_security import ServerGuard, new_secret
     from cryoviz.model.scene_load import load_scene
 
     check_host(host, auth_key)
@@ -768,9 +811,11 @@ def serve(scene_path, host: str = "127.0.0.1", port: int = 8080, auth_key: str |
     scene = load_scene(scene_path, check_geometry=True)
     app = ConsultationApp(scene)
     server = app.server
-    args = ["--host", host, "--port", str(port), "--timeout", "0"]
-    if auth_key is not None:
-        args += ["--authKey", auth_key]
+    # never wslink's public default secret: a shared key, or a random one only this server's page receives
+    secret = auth_key if auth_key is not None else new_secret()
+    guard = ServerGuard(app, secret, hand_out=auth_key is None, loopback_only=is_loopback(host))
+    server.controller.on_server_bind.add(guard.bind)
+    args = ["--host", host, "--port", str(port), "--timeout", "0", "--authKey", secret]
     parser = server.cli
     real_parse = parser.parse_known_args
     parser.parse_known_args = lambda _args=None, namespace=None: real_parse(args, namespace)

@@ -16,6 +16,7 @@ import threading
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -173,7 +174,7 @@ def sensor_chart_svg(times_s: np.ndarray, sensors: dict[str, np.ndarray], now_s:
         colour = _CURVE_COLOURS[i % len(_CURVE_COLOURS)]
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
         parts.append(f'<text x="{pad_l + 4 + 90 * (i % 4)}" y="{height_px - 6 - 0 * (i // 4)}" '
-                     f'fill="{colour}">{name}</text>')
+                     f'fill="{colour}">{escape(str(name))}</text>')
     if now_s is not None and t0 <= now_s <= t1:
         x = float(sx(now_s))
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{pad_t}" y2="{pad_t + h}" stroke="#fff"/>')

@@ -252,7 +252,9 @@ def _sizing_panel() -> None:
 
 def _clinician_panel() -> None:
     with _panel("{{ labels.sensors || 'Sensors' }}", "Clinician", v_if="clinician"):
-        html.Div(raw_attrs=['v-html="sensor_svg"'])
+        # an <img> of the SVG, never v-html: sensor names come from the scene file and must stay text
+        html.Img(v_if="sensor_svg", alt="Sensor temperatures", classes="cv-sensors",
+                 src=("'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(sensor_svg)",))
         html.H2("{{ labels.probes || 'Probes' }}", classes="mt-2")
         with html.Table(classes="cv-small", style="width: 100%"):
             with html.Tr():

@@ -110,7 +110,7 @@ def test_check_host_refuses_beyond_loopback_without_key():
 
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.5"):
         check_host(host, None)
-    check_host("0.0.0.0", "s3cret")
+    check_host("0.0.0.0", "s3cret-long-enough-key")
     for host, key in (("0.0.0.0", None), ("192.0.2.10", None), ("example.org", None), ("0.0.0.0", " ")):
         with pytest.raises(InputError) as err:
             check_host(host, key)

@@ -388,7 +388,8 @@ class ConsultationApp(TrameApp):
         try:
             img = ultrasound_frame(self.story.anatomy, res, max(float(proc_s or 0.0), 0.0),
                                    plane="transverse", size_px=(320, 240),
-                                   inserted_mm=_inserted_mm(state, res.probes))
+                                   inserted_mm=_inserted_mm(state, res.probes),
+                                   words=self.story.text.get("ultrasound"))
         except Exception as exc:  # a failing side panel must not take the 3D view down: keep the last picture
             self.state.sim_error = f"ultrasound: {exc}"
             return

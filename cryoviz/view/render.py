@@ -300,13 +300,13 @@ class SceneRenderer:
 
         t = max(float(us_s), 0.0)
         depths = tuple(float(state.probe_depths_mm.get(p.name, 0.0)) for p in self.result.probes)
-        key = (round(t, 3), depths)
+        key = (round(t, 3), depths, self.story.lang)  # the labels are in the story's language
         if self._us.shows(key):  # same picture: only make sure the inset is drawn
             self._us.reveal()
             return
         n = self._us.size_px
         img = ultrasound_frame(self.anatomy, self.result, t, plane="sagittal", size_px=(n, n),
-                               inserted_mm=depths)
+                               inserted_mm=depths, words=self.story.text.get("ultrasound"))
         self._us.show(img, key)
 
     # ------------------------------------------------------------------ options (app / video)

@@ -200,18 +200,96 @@ def test_black_outside_the_sector_except_overlays(body):
 
 
 def test_depth_scale_digits_at_each_centimetre(body):
+    from cryoviz.story.us_overlay import font_px, scale_px
+
     grid, _ = body
     view = get_view(grid, "sagittal", size_px=SIZE)
     img = view.image(None)
-    scale = max(1, round(SIZE[1] / 300))
+    scale = scale_px(view)
+    size = max(9, round(font_px(view) * 0.8))
     col = SIZE[0] - view._margin_r + 4 * scale
+    patches = []
     for cm in range(1, 7):
         row = round(view._apex_row - (view.r0_mm + 10 * cm) / view.mm_per_px)
         assert (img[row, col:col + 6 * scale] == 255).all(), cm
-        h, _ = _us_font.text_size_px(str(cm), scale)
+        ink, _ = _us_font.text_mask(str(cm), size)   # the digit, drawn by Pillow, left-middle at the tick
+        h, w = ink.shape
+        assert h >= 7 and w >= 4  # real text, bigger than the old 3x5 bitmap
         c0 = col + 6 * scale + 2 * scale
-        patch = img[row - h // 2:row - h // 2 + h, c0:c0 + 3 * scale] == 255
-        assert np.array_equal(patch, _us_font.glyph(str(cm))), cm
+        patch = img[row - h // 2:row - h // 2 + h, c0:c0 + w]
+        assert np.array_equal(patch, ink), cm
+        patches.append(patch)
+    assert len({p.tobytes() for p in patches}) == 6
+
+
+def test_the_font_is_dejavu_and_draws_accented_words():
+    from pathlib import Path
+
+    assert Path(_us_font.font_path()).name == "DejaVuSans.ttf"
+    a, _ = _us_font.text_mask("Próstata", 14)
+    b, _ = _us_font.text_mask("Prostata", 14)
+    assert a.shape[1] > 40 and (a > 128).sum() > 60
+    assert a.shape[0] > b.shape[0]  # the accent stands above the letters
+    img = np.zeros((30, 120), np.uint8)
+    top, left, bottom, right = _us_font.draw_text(img, "Recto", 15, 60, 255, 14, stroke_px=1, anchor="mm")
+    assert (bottom - top, right - left) == _us_font.text_mask("Recto", 14, 1)[0].shape
+    assert img.max() == 255 and img[:, :left].max() == 0 and img[:, right:].max() == 0
+
+
+def test_patient_labels_in_his_language(body):
+    from cryoviz.story.text import load_text
+
+    grid, xyz = body
+    view = get_view(grid, "transverse", size_px=SIZE)
+    plain = view.image(None)
+    en, es = (load_text(lang)["ultrasound"] for lang in ("en", "es"))
+    with_en = view.image(None, words=en)
+    with_es = view.image(None, words=es)
+    changed = with_en != plain
+    assert changed.sum() > 80 and (with_en != with_es).sum() > 20
+    r, c = view._anchors["prostate"]   # "Prostate" over the gland's middle
+    assert changed[r - 4:r + 5, c - 20:c + 21].sum() > 20
+    assert label_image(view, grid)[r, c] == 1
+    # "Ice edge" only when there is ice: a ball of ice above the transducer
+    temp = ice_field(xyz, (0.0, 12.0, 0.0), 9.0)
+    iced = view.image(temp)
+    iced_en = view.image(temp, words=en)
+    extra = (iced_en != iced).sum() - changed.sum()
+    assert extra > 30
+    assert view._front_point(view.sample_temp_c(temp)) is not None
+    assert view._front_point(None) is None
+
+
+def test_hydrodissection_fluid_is_a_soft_dark_pocket():
+    sp = 1.0
+    x = np.arange(-30, 30.01, sp)
+    y = np.arange(-30, 45.01, sp)
+    z = np.arange(-30, 30.01, sp)
+    X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
+    lab = np.zeros(X.shape, np.uint8)
+    lab[(X / 20) ** 2 + (Y / 14) ** 2 + (Z / 20) ** 2 < 1] = 1
+    lab[(np.abs(X) <= 8) & (Y >= 15) & (Y <= 21) & (np.abs(Z) <= 15)] = 11   # a box of saline
+    r = np.hypot(X, Y - RECTUM_Y_MM)
+    lab[r < 13] = 6
+    lab[r < 10] = 7
+    grid = Grid(lab, np.array([x[0], y[0], z[0]]), sp)
+    view = get_view(grid, "transverse", size_px=SIZE, position_mm=0.0)
+    img = view.image(None).astype(float)
+    labs = label_image(view, grid)
+    inner = (labs == 11) & view.sector_mask
+    assert inner.sum() > 100
+    centre = np.argwhere(inner).mean(axis=0).astype(int)
+    core = img[centre[0] - 2:centre[0] + 3, centre[1] - 4:centre[1] + 5]
+    assert core.mean() < 40 and core.max() > 0     # dark fluid, not a flat black hole
+    # the box's corners are rounded off: the corner voxels of the saline are lighter than its middle
+    from scipy import ndimage
+
+    smooth = ndimage.uniform_filter(img, 7)   # local mean grey over about 4 mm
+    rows, cols = np.nonzero(inner)
+    tissue = smooth[rows.min() - 12, (cols.min() + cols.max()) // 2]
+    for r in (rows.min(), rows.max()):
+        for c in (cols.min(), cols.max()):
+            assert core.mean() + 30 < smooth[r, c] < tissue - 30, (r, c)  # a soft, rounded rim
 
 
 def test_template_dots_in_the_transverse_view(body):
@@ -393,3 +471,30 @@ def test_simulated_freeze_front_shadow_and_needles(simulated):
         assert prof[behind].mean() < 0.3 * ray_profile(warm, view, a, depths)[behind].mean()
         checked += 1
     assert checked >= 4
+
+
+def test_the_ultrasound_shows_each_needle_as_the_story_inserts_it(simulated):
+    from cryoviz.story.timeline import Story
+    from cryoviz.story.ultrasound import ultrasound_frame
+
+    scene, anatomy, result = simulated
+    story = Story(scene, anatomy, result, lang="en")
+    ch = next(c for c in story.chapters if c.id == "probes")
+    kw = {"plane": "transverse", "size_px": (320, 240), "position_mm": 0.0}
+    view = get_view(result.grid, transducer_mm=(anatomy.landmarks.rectum_axis_x_mm,
+                                                anatomy.landmarks.rectum_axis_y_mm, 0.0), **kw)
+    tips = np.array([[p.x_mm, p.y_mm, 0.0] for p in result.probes])
+    rr, cc = view.project_mm(tips)
+    ri, ci = np.rint(rr).astype(int), np.rint(cc).astype(int)
+    seen = []
+    for t in np.linspace(ch.start_s, ch.end_s - 1e-3, 40):
+        s = story.state_at(t)
+        assert s.ultrasound_s == 0.0   # the ultrasound probe is in; no ice yet
+        depths = [s.probe_depths_mm[p.name] for p in result.probes]
+        img = ultrasound_frame(anatomy, result, s.ultrasound_s, inserted_mm=depths, **kw)
+        bright = [img[r - 1:r + 2, c - 1:c + 2].max() >= 230 for r, c in zip(ri, ci, strict=True)]
+        seen.append(sum(bright))
+    # none at the start of the chapter, then more and more, every needle by its end
+    assert seen[0] == 0 and seen[-1] == len(result.probes)
+    assert seen == sorted(seen)
+    assert len(set(seen)) >= 4

@@ -77,6 +77,7 @@ def build_visit_html(story, date: _dt.date | None = None) -> str:
     from cryoviz.deliver.scene_export import export_moments
     from cryoviz.deliver.takehome_text import take_home_text
     from cryoviz.view.palette import BACKGROUND, ISOTHERM_STYLE
+    from cryoviz.view.render import LESION_GHOST_OPACITY
 
     text, ex, ui = story.text, story.text["export"], story.text["ui"]
     words = take_home_text(story, date)
@@ -89,6 +90,7 @@ def build_visit_html(story, date: _dt.date | None = None) -> str:
     scene_json = json.dumps({
         "geometries": manifest, "moments": moments, "label_anchors": data.label_anchors,
         "centre_mm": data.centre_mm, "background": BACKGROUND, "ui": {"view_3d": ui["view_3d"]},
+        "lesion_ghost_opacity": LESION_GHOST_OPACITY,
     }, separators=(",", ":"), ensure_ascii=True).replace("</", "<\\/")
 
     buttons = "".join(

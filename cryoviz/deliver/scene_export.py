@@ -30,9 +30,6 @@ _MOMENTS = (
 )
 #: Actors the section view cuts (devices stay whole so the probes remain visible).
 _CUT_PREFIXES = ("organ:", "isotherm:", "lesion")
-#: Lesion colour when the renderer draws no lesion itself: Okabe-Ito reddish purple, apart from the ice
-#: colours (sky blue, blue, vermillion) and the organs' muted tones.
-LESION_STYLE = ("#CC79A7", 1.0)
 #: Organ opacity in the lesion moment (at most), so the lesion inside the gland shows; the urethra stays.
 _LESION_ORGAN_OPACITY = 0.2
 
@@ -126,19 +123,21 @@ def _label_anchors(anatomy, names) -> dict[str, list[float]]:
     return out
 
 
-def _lesion_actors(story) -> list[tuple[str, object]]:
-    """``(name, surface)`` of each lesion of the scene (none for a scene without lesions)."""
-    if not getattr(story.scene, "lesions", ()):
-        return []
+def _lesion_anchors(story) -> dict[str, tuple[str, list[float]]]:
+    """Label key -> (the lesion's name, its centre mm) for each lesion of the scene (the renderer draws
+    them); none for a scene without lesions or without a gland."""
+    if not getattr(story.scene, "lesions", ()) or "prostate" not in story.anatomy.organs:
+        return {}
     from cryoviz.model.lesions import resolve_lesions
 
-    return [(f"lesion:{p.name}", p.surface()) for p in resolve_lesions(story.scene, story.anatomy)]
+    return {f"lesion:{i}": (p.name, [round(float(v), 2) for v in p.centre_mm])
+            for i, p in enumerate(resolve_lesions(story.scene, story.anatomy))}
 
 
-def _geometry(geoms: list[dict], index: dict[str, int], ds, actor=None) -> int:
+def _geometry(geoms: list[dict], index: dict[str, int], ds, actor) -> int:
     """Index of ``ds``'s geometry in ``geoms``, adding it the first time it is seen."""
     pts, tris, kind = _triangles(ds)
-    cols = _vertex_colours(actor, ds) if actor is not None else None
+    cols = _vertex_colours(actor, ds)
     digest = hashlib.sha1(pts.tobytes() + tris.tobytes()
                           + (cols.tobytes() if cols is not None else b"")).hexdigest()
     if digest not in index:
@@ -170,7 +169,7 @@ def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
     geoms: list[dict] = []
     index: dict[str, int] = {}
     moments: list[Moment] = []
-    lesions = _lesion_actors(story)
+    lesions = _lesion_anchors(story)
     try:
         for mid, cid, t in key_moments(story):
             state = story.state_at(t)
@@ -202,14 +201,6 @@ def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
                     "cut": name.startswith(_CUT_PREFIXES),
                     "point_size": float(prop.GetPointSize()),
                 })
-            drawn = {a["name"] for a in moment.actors}
-            if not any(n.startswith("lesion") for n in drawn):  # the renderer does not draw lesions (yet)
-                for lname, surf in lesions:
-                    moment.actors.append({
-                        "name": lname, "geometry": _geometry(geoms, index, surf),
-                        "colour": [round(int(LESION_STYLE[0][i:i + 2], 16) / 255, 4) for i in (1, 3, 5)],
-                        "opacity": LESION_STYLE[1], "matrix": list(np.eye(4).ravel()), "cut": True,
-                        "point_size": 1.0})
             if mid == "lesion":
                 for a in moment.actors:
                     if a["name"] in ("organ:pubic_bone", "organ:bladder"):  # in front from this camera
@@ -222,9 +213,9 @@ def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
     names = {n: story.text["organs"].get(n, n) for n in story.anatomy.organs}
     labelled = [n for n in names if n not in ("perineum",)]
     anchors = _label_anchors(story.anatomy, labelled)
-    for lname, surf in lesions:
-        names[lname] = lname.split(":", 1)[1]
-        anchors[lname] = [round(float(v), 2) for v in surf.center]
+    for key, (lname, centre) in lesions.items():
+        names[key] = lname
+        anchors[key] = centre
     if "prostate" in story.anatomy.organs:
         b = np.asarray(story.anatomy.mesh("prostate").bounds, float)
     else:  # phantom: the moments' own geometry

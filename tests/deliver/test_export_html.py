@@ -189,3 +189,25 @@ def test_cli_refuses_an_unknown_output_type_before_any_work(tmp_path, capsys):
     assert main(["export", str(SCENE), "-o", str(tmp_path / "x.docx")]) == 2
     assert "-o: unknown output type" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_scene_with_a_lesion_gets_its_own_moment_and_figures(browser, tmp_path):
+    from cryoviz.deliver.export import export_file
+    from cryoviz.story.text import load_text
+
+    scene = SCENE.parent / "salvage_focal_lesion.toml"
+    out = export_file(scene, tmp_path / "visit.html")
+    html = out.read_text(encoding="utf-8")
+    ex = load_text("en")["export"]
+    assert "index lesion: " in html and "reached -40 °C or colder" in html
+    page, seen, _ = _open(browser, out, (1280, 800))
+    try:
+        anatomy = _canvas(page)
+        page.get_by_role("button", name=ex["moment_lesion"]).click()
+        lesion = _canvas(page)
+        assert _changed_fraction(anatomy, lesion) > 0.05  # the organs fade so the lesion shows
+        assert page.locator("[data-organ='lesion:0']").is_visible()
+        assert page.locator("[data-organ='prostate']").is_hidden()  # only the lesion is named here
+        assert seen == [out.as_uri()]
+    finally:
+        page.close()

@@ -88,6 +88,17 @@
       obj.matrix.fromArray(a.matrix);
       obj.name = a.name;
       group.add(obj);
+      if (a.name.startsWith("lesion:") && g.kind === "mesh") {
+        // as the renderer does: a faint copy drawn over everything, so a lesion behind the urethra or
+        // inside the ice still shows where it is
+        const ghost = new T.Mesh(g.geo, new T.MeshBasicMaterial({
+          color: obj.material.color, transparent: true, opacity: data.lesion_ghost_opacity,
+          depthTest: false, depthWrite: false, clippingPlanes: clip }));
+        ghost.renderOrder = 10;
+        ghost.matrixAutoUpdate = false;
+        ghost.matrix.fromArray(a.matrix);
+        group.add(ghost);
+      }
     }
   }
 

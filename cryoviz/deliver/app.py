@@ -560,19 +560,11 @@ class ConsultationApp(TrameApp):
         return path
 
     def take_home(self) -> list[Path]:
-        """Write the visit page and the printable summary of the current patient and language beside the
-        screenshots; return their paths. The names carry the language and time, never a patient name.
+        """Write the visit page and summary of the current patient and language beside the screenshots
+        (:func:`cryoviz.deliver.export.write_take_home`); return their paths."""
+        from cryoviz.deliver.export import write_take_home
 
-        Runs on the server's loop (about 10 s on a 2-core machine): the export renders with VTK, which is
-        not shared across threads here.
-        """
-        from cryoviz.deliver.export import export_story
-
-        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        lang = self.story.lang
-        paths = [export_story(self.story, self.screenshot_dir / f"cryoviz-{kind}-{lang}-{stamp}.{ext}")
-                 for kind, ext in (("visit", "html"), ("summary", "pdf"))]
+        paths = write_take_home(self.story, self.screenshot_dir)
         self.state.take_home_path = "  ".join(str(p) for p in paths)
         return paths
 

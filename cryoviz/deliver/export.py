@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import time
 from pathlib import Path
 
 from cryoviz.core.errors import InputError
 
-__all__ = ["KINDS", "export_file", "export_story"]
+__all__ = ["KINDS", "export_file", "export_story", "write_take_home"]
 
 #: Output suffix -> kind.
 KINDS = {".html": "html", ".htm": "html", ".pdf": "pdf"}
@@ -62,3 +63,17 @@ def export_file(scene_path, out: Path, lang: str | None = None) -> Path:
     _kind(out)
     out = check_writable_target(Path(out), "-o")
     return export_story(load_story(scene_path, lang=lang), out)
+
+
+def write_take_home(story, folder: Path) -> list[Path]:
+    """Write both take-home files of a story into ``folder`` (the app's "Take home" button).
+
+    The names carry the kind, language and time (``cryoviz-visit-es-20261130-154200.html``), never a patient
+    name or the scene's file name. Runs in the caller's thread (about 10 s on a 2-core machine): the
+    summary renders with VTK, which is not shared across threads here.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return [export_story(story, folder / f"cryoviz-{kind}-{story.lang}-{stamp}.{ext}")
+            for kind, ext in (("visit", "html"), ("summary", "pdf"))]

@@ -98,7 +98,12 @@ def finding_values(f: Finding, text: dict, lang: str, kind: str) -> dict[str, st
         else:
             v[key] = format_number(raw, lang)
     v["target"] = text["targets"][kind]
-    v["name"] = text["structures"][kind if f.structure == "target" else f.structure]
+    if f.structure == "lesion":  # issue #17: "the cancer spot", or "cancer spot 2" of several
+        from cryoviz.story.lesion_story import lesion_name
+
+        v["name"] = lesion_name(text, int(f.value("n") or 1), int(f.value("count") or 1))
+    else:
+        v["name"] = text["structures"][kind if f.structure == "target" else f.structure]
     return v
 
 
@@ -111,9 +116,10 @@ def _finding_lines(found: tuple[Finding, ...], metrics: dict, text: dict, lang: 
             said = fill(table[key], v) if key in table else None
             if said:
                 lines.append(Line(said, f.structure, f.outcome))
-        for code in f.codes:
-            if code in text["warnings"]:
-                lines.append(Line(text["warnings"][code], f"warning:{code}", f.outcome))
+        for code in f.codes:  # a structure's own reason (why_<code>) first, else the shared warning line
+            said = fill(table[f"why_{code}"], v) if f"why_{code}" in table else text["warnings"].get(code)
+            if said:
+                lines.append(Line(said, f"warning:{code}", f.outcome))
     for code in unexplained_codes(metrics, found):
         if code in text["warnings"]:
             lines.append(Line(text["warnings"][code], f"warning:{code}", "warning"))
@@ -136,7 +142,12 @@ def chapter_lines(cid: str, text: dict, n: dict[str, float], found: tuple[Findin
         s = fill(ch[key], v)
         return Line(s, about) if s else None
 
-    if cid == "anatomy":
+    if cid == "why" and metrics.get("lesions"):  # issue #17: where the cancer is, before the freeze
+        from cryoviz.story.lesion_story import where_lines
+
+        where = [Line(w, "lesion") for w in where_lines(metrics, text, lang)]
+        picked = [cues[0], *where, *cues[1:]]
+    elif cid == "anatomy":
         small = n.get("volume_ml", 0.0) <= WALNUT_MAX_ML
         size = Line(ch["size_walnut"]) if small else say("size_large")
         picked = [size or Line(ch["size_walnut"]), *cues]
@@ -171,9 +182,10 @@ def panel_lines(found: tuple[Finding, ...], text: dict, lang: str, scene, metric
     out = []
     for f in found:
         key = "target" if f.structure == "target" else f.outcome
-        line = fill(sp[key], finding_values(f, text, lang, kind))
+        table = text["lesion"]["panel"] if f.structure == "lesion" else sp  # issue #17's own table
+        line = fill(table[key], finding_values(f, text, lang, kind))
         if line:
-            out.append(line)
+            out.append(line[0].upper() + line[1:])
     names = text["sensors"]
     for name, value in sensor_min_c.items():
         out.append(fill(sp["sensor"], {"name": names.get(name, name),

@@ -166,8 +166,15 @@ def _protected(s: ProtectedStructure, metrics: dict, codes: set[str]) -> list[Fi
     return [Finding(s.id, outcome, tuple(values), mine)]
 
 
+def _lesions(metrics: dict, codes: set[str]) -> list[Finding]:
+    """Each known cancer: covered with its margin, or not (:mod:`cryoviz.story.lesion_story`, issue #17)."""
+    from cryoviz.story.lesion_story import lesion_findings
+
+    return lesion_findings(metrics, codes)
+
+
 #: Finders in story order: each takes (metrics, warning codes) and returns findings. Extend, never reorder.
-FINDERS: list[Callable[[dict, set[str]], list[Finding]]] = [_target] + [
+FINDERS: list[Callable[[dict, set[str]], list[Finding]]] = [_target, _lesions] + [
     (lambda m, c, _s=s: _protected(_s, m, c)) for s in STRUCTURES
 ]
 

@@ -33,7 +33,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from cryoviz.story.us_echo import ECHO_DB, PLANES, _bad, _digest, default_transducer_mm
+from cryoviz.story.us_echo import ECHO_DB, LESION_LABEL, PLANES, _bad, _digest, default_transducer_mm
 from cryoviz.story.us_view import UltrasoundView
 
 __all__ = [
@@ -214,18 +214,27 @@ def probe_segments_mm(probes, skin_z_mm: float) -> np.ndarray:
 def ultrasound_frame(anatomy, result, t_s: float, plane: str = "sagittal", position_mm=None,
                      size_px: tuple[int, int] = (512, 512), seed: int = 0, inserted_mm=None,
                      show_lethal: bool = False, gain_db: float = 0.0, with_probes: bool = True,
-                     words: dict | None = None, **view_kw) -> np.ndarray:
+                     words: dict | None = None, lesion_mask=None, **view_kw) -> np.ndarray:
     """The ultrasound image of a simulated procedure at procedure time ``t_s`` (s).
 
     Uses the thermal result's own label grid, the transducer on the anatomy's rectum axis
     (``landmarks.rectum_axis_y_mm``) and the needles of ``result.probes`` entering at
     ``landmarks.skin_z_mm``; ``inserted_mm`` is each needle's current depth beyond the skin (the story's
     ``FrameState.probe_depths_mm``), None for fully in; ``words`` labels the picture in the patient's
-    language. Other parameters as in :func:`ultrasound_image`.
+    language. ``lesion_mask`` (bool, the grid's shape): voxels of lesions that show on ultrasound, drawn as
+    a darker area (``us_echo.LESION_LABEL``) where they lie in the gland or the tissue around it. Other
+    parameters as in :func:`ultrasound_image`.
     """
     if "transducer_mm" not in view_kw:
         view_kw["transducer_mm"] = _transducer_from_anatomy(anatomy, result.grid)
-    view = get_view(result.grid, plane, position_mm, size_px, seed, **view_kw)
+    grid = result.grid
+    if lesion_mask is not None and np.any(lesion_mask):
+        from cryoviz.model.anatomy import LabelGrid
+
+        labels = np.array(grid.labels, copy=True)
+        labels[np.asarray(lesion_mask, bool) & ((labels == 1) | (labels == 0))] = LESION_LABEL
+        grid = LabelGrid(labels=labels, origin_mm=grid.origin_mm, spacing_mm=grid.spacing_mm)
+    view = get_view(grid, plane, position_mm, size_px, seed, **view_kw)
     skin_z = getattr(getattr(anatomy, "landmarks", None), "skin_z_mm", None)
     probes = None
     if with_probes and skin_z is not None and len(result.probes):

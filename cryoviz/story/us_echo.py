@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from cryoviz.core.errors import InputError
 
-__all__ = ["ECHO_DB", "PLANES", "build_static", "default_transducer_mm"]
+__all__ = ["ECHO_DB", "LESION_LABEL", "PLANES", "build_static", "default_transducer_mm"]
 
 PLANES = ("sagittal", "transverse")
 
@@ -37,10 +37,13 @@ ECHO_DB = {
     10: -3.0,   # pubic bone: bright surface (shadowed behind)
     11: -75.0,  # saline (hydrodissection): anechoic
     12: -34.0,  # gel phantom: fine, dim, uniform
+    13: -36.0,  # a lesion that shows on ultrasound: a darker (hypoechoic) area in the gland (issue #17)
 }
+#: Label the picture gives a visible lesion's voxels (not a code of ``anatomy.LABELS``: picture only).
+LESION_LABEL = 13
 #: One-way attenuation at the probe frequency (about 7 MHz), dB per cm, per label.
 _ATTEN_DB_PER_CM = {0: 4.0, 1: 3.8, 2: 3.0, 3: 4.0, 4: 4.0, 5: 0.05, 6: 4.0, 7: 0.05, 8: 3.0, 9: 4.0,
-                    10: 300.0, 11: 0.05, 12: 1.0}
+                    10: 300.0, 11: 0.05, 12: 1.0, 13: 3.8}
 _N_LABELS = 16
 #: Round-trip gain added per cm of depth (time-gain compensation); slightly less than tissue loses.
 _TGC_DB_PER_CM = 7.0

@@ -79,6 +79,7 @@ class SceneRenderer:
         self._opts = {
             "organs_visible": {}, "cutaway": False, "isotherms_c": tuple(sorted(ISOTHERM_STYLE)),
             "captions": captions, "clinician": False, "ultrasound": ultrasound,
+            "lesion_on_ultrasound": None,
         }
         pl = pv.Plotter(off_screen=off_screen, window_size=self.size, lighting="light_kit")
         pl.set_background(BACKGROUND)
@@ -300,20 +301,52 @@ class SceneRenderer:
 
         t = max(float(us_s), 0.0)
         depths = tuple(float(state.probe_depths_mm.get(p.name, 0.0)) for p in self.result.probes)
-        key = (round(t, 3), depths, self.story.lang)  # the labels are in the story's language
+        mask = self._us_lesion_mask()
+        key = (round(t, 3), depths, self.story.lang, mask is not None)  # labels in the story's language
         if self._us.shows(key):  # same picture: only make sure the inset is drawn
             self._us.reveal()
             return
         n = self._us.size_px
+        # a lesion shown on ultrasound is looked at in its own sagittal plane (the probe is turned to it)
+        plane_x = None if mask is None else self._us_plane_x
         img = ultrasound_frame(self.anatomy, self.result, t, plane="sagittal", size_px=(n, n),
-                               inserted_mm=depths, words=self.story.text.get("ultrasound"))
+                               inserted_mm=depths, words=self.story.text.get("ultrasound"),
+                               lesion_mask=mask, position_mm=plane_x)
         self._us.show(img, key)
+
+    def _us_lesion_mask(self):
+        """Voxels of the lesions the ultrasound shows: those the scene marks visible on ultrasound, or all /
+        none when the clinician option ``lesion_on_ultrasound`` says so; None when there are none."""
+        scene = getattr(self.story, "scene", None)
+        if scene is None or not getattr(scene, "lesions", ()):
+            return None
+        choice = self._opts["lesion_on_ultrasound"]
+        if choice is False:
+            return None
+        key = bool(choice)
+        cached = getattr(self, "_us_mask_cache", {})
+        if key not in cached:
+            from cryoviz.model.lesions import resolve_lesions
+            from cryoviz.physics.lesion_metrics import lesion_masks
+
+            placed = [p for p in resolve_lesions(scene, self.anatomy)
+                      if choice or p.lesion.visible_on_ultrasound]
+            masks = lesion_masks(self.result.grid, placed) if placed else []
+            cached[key] = np.logical_or.reduce(masks) if masks else None
+            self._us_plane_x = float(placed[0].centre_mm[0]) if placed else None
+            self._us_mask_cache = cached
+        return cached[key]
 
     # ------------------------------------------------------------------ options (app / video)
     def set_options(self, *, organs_visible: dict[str, bool] | None = None, cutaway: bool | None = None,
                     isotherms_c: tuple[float, ...] | None = None, captions: bool | None = None,
-                    lang: str | None = None, clinician: bool | None = None) -> None:
-        """Change viewing options; they apply at the next :meth:`apply`."""
+                    lang: str | None = None, clinician: bool | None = None,
+                    lesion_on_ultrasound: bool | None = None) -> None:
+        """Change viewing options; they apply at the next :meth:`apply`.
+
+        ``lesion_on_ultrasound``: show every lesion on the ultrasound (True) or none (False); by default
+        (never set) only those the scene marks ``visible_on_ultrasound``.
+        """
         if organs_visible is not None:
             self._opts["organs_visible"] = dict(organs_visible)
         if cutaway is not None:
@@ -324,6 +357,8 @@ class SceneRenderer:
             self._opts["captions"] = bool(captions)
         if clinician is not None:
             self._opts["clinician"] = bool(clinician)
+        if lesion_on_ultrasound is not None:
+            self._opts["lesion_on_ultrasound"] = bool(lesion_on_ultrasound)
         if lang is not None and lang != self.story.lang:
             self.story = self.story.with_language(lang)
 

@@ -43,3 +43,27 @@ def test_lesion_is_drawn_and_its_toggle_changes_pixels(story):
     assert np.array_equal(shown, again)
     assert _violet_px(shown) > _violet_px(hidden) + 20
     assert LESION_STYLE[0].lower() not in ("#ff0000", "#d55e00")  # calm, not the lethal-ice vermillion
+
+
+def test_ultrasound_shows_the_lesion_only_when_the_scene_or_the_clinician_says_so(story):
+    # the focal preset's lesion is not visible on ultrasound: nothing to draw unless the clinician asks
+    r = SceneRenderer(story, SIZE, ultrasound=True)
+    try:
+        assert r._us_lesion_mask() is None
+        r.set_options(lesion_on_ultrasound=True)
+        assert r._us_lesion_mask() is not None and r._us_lesion_mask().any()
+    finally:
+        r.close()
+    hemi = load_story("scenes/salvage_hemi_lesion.toml", grid_mm=2.0)  # visible_on_ultrasound = true
+    ch = next(c for c in hemi.chapters if c.id == "probes")
+    state = hemi.state_at(ch.end_s - 0.5)
+    r = SceneRenderer(hemi, (640, 360), ultrasound=True)
+    try:
+        r.apply(state)
+        shown = r.image()
+        r.set_options(lesion_on_ultrasound=False)
+        r.apply(state)
+        hidden = r.image()
+    finally:
+        r.close()
+    assert not np.array_equal(shown, hidden)

@@ -180,6 +180,7 @@ class ConsultationApp(TrameApp):
             "chapters": [], "chapter_id": "", "chapter_title": "", "caption": "", "clock": "",
             "organs": [], "organs_visible": {}, "cutaway": False,
             "iso_0": True, "iso_m20": True, "iso_m40": True, "clinician": False,
+            "lesion_us": None, "has_lesions": False,
             "volume_ml": float(a.volume_ml), "rectum_gap_mm": float(a.rectum_gap_mm),
             "hydrodissection": bool(a.hydrodissection),
             "preset": self.scene.layout.preset if self.scene.layout is not None else "whole_gland",
@@ -195,6 +196,7 @@ class ConsultationApp(TrameApp):
     def _apply_text(self, lang: str) -> None:
         text = self._load_text(lang)
         ui = dict(text.get("ui", {}))
+        ui["lesion_us"] = text.get("lesion", {}).get("us_toggle", "Lesion on ultrasound")
         ui["take_home"] = text.get("export", {}).get("take_home", "Take home")
         self.text = text
         self.state.labels = ui
@@ -208,7 +210,15 @@ class ConsultationApp(TrameApp):
 
     def _organ_list(self) -> None:
         names = [n for n in self.story.anatomy.organs]
-        self.state.organs = [{"key": n, "label": st.organ_display_name(n, self.text)} for n in names]
+        lesions = getattr(self.story.scene, "lesions", ())
+        if lesions:  # issue #17: the cancer spot is toggled like an organ
+            names.append("lesion")
+            if self.state.lesion_us is None:  # the clinician toggle starts where the scene says
+                self.state.lesion_us = any(les.visible_on_ultrasound for les in lesions)
+        self.state.has_lesions = bool(lesions)
+        lesion_label = str(self.text.get("lesion", {}).get("toggle", "Cancer spot"))
+        self.state.organs = [{"key": n, "label": lesion_label if n == "lesion"
+                              else st.organ_display_name(n, self.text)} for n in names]
         vis = self.state.organs_visible
         vis = vis if isinstance(vis, dict) else {}
         self.state.organs_visible = {n: vis.get(n) is not False for n in names}
@@ -301,7 +311,8 @@ class ConsultationApp(TrameApp):
         self.renderer.set_options(
             organs_visible={k: v is not False for k, v in vis.items()}, cutaway=bool(s.cutaway),
             isotherms_c=tuple(v for k, v in st.ISOTHERMS_C.items() if s[k]),
-            clinician=bool(s.clinician), lang=s.lang)
+            clinician=bool(s.clinician), lang=s.lang,
+            lesion_on_ultrasound=None if s.lesion_us is None else bool(s.lesion_us))
 
     def _numbers(self) -> None:
         """Spared panel, probe table and clinician numbers from the current result."""
@@ -444,7 +455,7 @@ class ConsultationApp(TrameApp):
         if not (isinstance(speed, (int, float)) and not isinstance(speed, bool) and v == speed):
             self.state.speed = v
 
-    @change("organs_visible", "cutaway", "iso_0", "iso_m20", "iso_m40", "clinician")
+    @change("organs_visible", "cutaway", "iso_0", "iso_m20", "iso_m40", "clinician", "lesion_us")
     def _on_view_options(self, **_):
         self._push_options()
         self._show()
@@ -768,6 +779,14 @@ def _clinician_numbers(metrics: dict) -> list[dict[str, str]]:
     for level, iso in sorted(metrics.get("isotherms", {}).items()):
         if iso:
             rows.append({"name": f"{level} °C ice", "value": f"{_fmt(iso.get('volume_ml'), 1)} ml"})
+    for les in metrics.get("lesions", []) or []:  # issue #17: PI-RADS, place, coverage and margin
+        margin = les.get("margin_mm")
+        parts = [f"PI-RADS {les.get('pirads') or '–'}", str(les.get("sector") or "–"),
+                 f"{_fmt(les.get('volume_ml'), 2)} ml",
+                 f"{_fmt(100 * float(les.get('fraction_below_minus40') or 0.0), 0)} % ≤ −40 °C",
+                 f"margin {_fmt(margin, 1)} mm (planned {_fmt(les.get('margin_target_mm'), 0)})",
+                 "covered" if les.get("covered") else "NOT covered"]
+        rows.append({"name": f"lesion {les.get('name', '')}", "value": ", ".join(parts)})
     for w in metrics.get("warnings", []):
         rows.append({"name": "warning", "value": str(w)})
     return rows

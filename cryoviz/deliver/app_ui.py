@@ -255,6 +255,10 @@ def _clinician_panel() -> None:
         # an <img> of the SVG, never v-html: sensor names come from the scene file and must stay text
         html.Img(v_if="sensor_svg", alt="Sensor temperatures", classes="cv-sensors",
                  src=("'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(sensor_svg)",))
+        with html.Label(v_if="has_lesions", classes="cv-small"):  # issue #17: most recurrences do not show
+            html.Input(type="checkbox",
+                       raw_attrs=['v-model="lesion_us"', 'aria-label="Lesion on ultrasound"'])
+            html.Span("{{ labels.lesion_us || 'Lesion on ultrasound' }}")
         html.H2("{{ labels.probes || 'Probes' }}", classes="mt-2")
         with html.Table(classes="cv-small", style="width: 100%"):
             with html.Tr():

@@ -21,12 +21,12 @@ def _chapters(story) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("lang, where, after", [
-    ("en", "the cancer spot the scan found lies in the middle part of the prostate, on your left side, "
-           "in the outer part, toward the back and the side",
+    ("en", "The scan found the cancer spot in the middle part of the prostate. It lies on your left side, "
+           "in the outer part, toward the back and the side.",
      {"covered": "covered all of the cancer spot, with at least", "no_margin": "All of the cancer spot got",
       "partial": "% of the cancer spot got", "missed": "did not reach the cancer spot"}),
-    ("es", "la zona con cáncer que encontró la resonancia está en la parte media de la próstata, en su lado "
-           "izquierdo, en la parte externa, hacia atrás y hacia el lado",
+    ("es", "La resonancia encontró la zona con cáncer en la parte media de la próstata. Está en su lado "
+           "izquierdo, en la parte externa, hacia atrás y hacia el lado.",
      {"covered": "cubrió toda la zona con cáncer, con al menos", "no_margin": "Toda la zona con cáncer llegó",
       "partial": "% de la zona con cáncer llegó", "missed": "no alcanzó la zona con cáncer"}),
 ])
@@ -73,3 +73,9 @@ def test_every_sector_has_plain_words(lang):
     text = load_text(lang)
     words = {where_words(text, s.name) for s in GLAND_SECTORS}
     assert None not in words and len(words) == 38
+    if lang == "en":
+        from cryoviz.story.text import fill, reading_grade
+
+        for w in words:
+            line = fill(text["lesion"]["found"], {"name": "the cancer spot", "where": w})
+            assert reading_grade(line) <= 8.0, line

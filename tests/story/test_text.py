@@ -126,7 +126,8 @@ def test_english_lines_read_at_grade_8_or_below():
     en = load_text("en")
     sample = {"n_probes": "8", "probe_min_c": "-141", "freeze1_min": "10", "freeze2_min": "10",
               "volume_ml": "100", "pct40": "74", "pct20": "90", "rest_pct": "26", "min_c": "-9",
-              "frozen_pct": "86", "gap_mm": "7", "target": "the half being treated"}
+              "frozen_pct": "86", "gap_mm": "7", "target": "the half being treated",
+              "name": "the cancer spot", "margin_mm": "5", "target_mm": "5"}  # a lesion (issue #17)
     lines = []
     tables = [*en["chapters"].values(), *en["outcomes"].values(), en["warnings"]]
     for chap in tables:

@@ -182,8 +182,9 @@ def _add(out: Gathered, organ: str, surf, where: str, frame_note: str, shown: st
         lo, hi = VOLUME_RANGE_ML[base]
         if not lo <= vol_ml <= hi:
             hint = units_hint(vol_ml / UNIT_MM[units or "mm"] ** 3, lo, hi)
-            fix = f"; the file looks like {hint}: use --units {hint}" if hint and hint != (units or "mm") \
-                else ""
+            factor = UNIT_MM[hint] / UNIT_MM[units or "mm"] if hint else 1.0
+            fix = f"; the file looks like {hint} (x{factor:g}): use --units {hint}" \
+                if hint and hint != (units or "mm") else ""
             raise InputError.one(shown, "source", f"implausible size for the {base.replace('_', ' ')}"
                                  f" in {units or 'mm'}{fix}", f"{lo:g} to {hi:g} ml", f"{vol_ml:.3g} ml")
     out.parts.append(Part(base, rep.surface, where, frame_note, mask_ml))

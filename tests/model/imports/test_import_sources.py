@@ -32,6 +32,13 @@ def test_label_maps_in_ras_give_mask_volumes_and_organs_where_they_belong(files,
     got = gather(files["nifti"])
     for part in got.parts:  # smooth surfaces, volumes within 5 % of the masks'
         assert abs(_ml(part.surface) - part.mask_ml) <= 0.05 * part.mask_ml, part.organ
+        assert part.surface.n_cells <= 12000 and part.surface.n_open_edges == 0
+        if part.organ == "rectum":  # a cylinder: its flat ends do face along z
+            continue
+        # no voxel staircase: few faces face exactly along a voxel axis (a staircase has most of them)
+        n = np.abs(np.asarray(part.surface.compute_normals(cell_normals=True, point_normals=False)
+                              .cell_data["Normals"]))
+        assert np.mean(n.max(axis=1) > np.cos(np.radians(3.0))) < 0.10, part.organ  # raw: 0.31
     out = tmp_path / "nifti.toml"
     summary = import_scene(files["nifti"], out)
     pro, rec, bla = (_surf(out, o) for o in ("prostate", "rectum", "bladder"))
@@ -89,7 +96,7 @@ def test_meshes_in_other_units_are_refused_with_the_fix_then_read(files, tmp_pat
     assert main(["import", str(mesh), "--organ", f"{mesh.stem}=prostate", "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("source 1: source: implausible size for the prostate")
-    assert f"use --units {unit}" in err[0] and not out.exists()
+    assert f"(x{ {'m': 1000, 'cm': 10}[unit] }): use --units {unit}" in err[0] and not out.exists()
     argv = ["import", str(mesh), "--organ", f"{mesh.stem}=prostate", "--units", unit, "-o", str(out)]
     assert main(argv) == 0
     ref = P.analytic_ml()["prostate"]

@@ -23,7 +23,7 @@ from cryoviz.model.imports.meshes import (
     units_hint,
 )
 from cryoviz.model.imports.rtstruct import is_rtstruct, read_rtstruct
-from cryoviz.model.imports.surface import mask_surface, repair_surface
+from cryoviz.model.imports.surface import mask_surface, repair_surface, smooth_staircase
 
 __all__ = ["ORGAN_CHOICES", "Gathered", "Part", "gather"]
 
@@ -129,6 +129,9 @@ def _gather_one(path: Path, shown: str, overrides, units, frame, out: Gathered) 
         surf = read_surface(path, shown)
         factor = UNIT_MM[units or "mm"]
         surf.points = to_lps(np.asarray(surf.points, dtype=float) * factor, used)
+        what = f"the {organ.replace('+lesion', '').replace('_', ' ')} surface"
+        surf, said = smooth_staircase(surf, what, SURFACE_BUDGET)
+        out.notes.extend(said)
         _add(out, organ, surf, f"{shown} ({kind})", note, shown, stem, units, None)
         return
     structures: list[Structure] = (read_labelmap(path, shown) if kind == "label map"

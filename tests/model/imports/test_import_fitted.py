@@ -131,3 +131,17 @@ def test_check_says_ok_and_names_the_repairs(capsys):
     assert out[1].startswith("  repaired: ")
     assert out[1].endswith("1 small hole filled (largest 1.7 mm across)")
     assert sum("SPACE=RAS" in line for line in out) == 2
+
+
+def test_import_smooths_a_staircase_mesh_and_says_so():
+    from cryoviz.model.imports.gather import gather
+    from cryoviz.model.imports.surface import axis_facing_fraction
+
+    raw = pv.read(B5 / "prostate_space_ras.stl")
+    got = gather([B5 / "prostate_space_ras.stl"])
+    (part,) = got.parts
+    assert axis_facing_fraction(raw) > 0.5 and axis_facing_fraction(part.surface) < 0.15
+    assert abs(part.surface.volume) == pytest.approx(abs(raw.volume), rel=0.01)
+    assert part.surface.n_cells <= 12000
+    assert any("staircase smoothed" in n for n in got.notes) and any("decimated" in n for n in got.notes)
+    assert part.frame_note == "frame RAS (from the file's SPACE= header)"

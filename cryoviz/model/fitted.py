@@ -165,7 +165,8 @@ class FittedShapes(OrganShapes):
 
         * ``rectal_wall``: the point of the rectum's outer surface (his, or the one generated behind him)
           nearest his capsule, within the middle half of the gland's height.
-        * ``apex``: the lowest point :data:`APEX_SENSOR_DEPTH_MM` inside his capsule, behind the urethra.
+        * ``apex``: the lowest point :data:`APEX_SENSOR_DEPTH_MM` inside his capsule and as far outside the
+          urethra (the warming catheter), behind it.
         """
         if site == "rectal_wall":
             band = self._pro_pts[np.abs(self._pro_pts[:, 2] - 0.5 * (self.apex_z + self.base_z))
@@ -181,6 +182,7 @@ class FittedShapes(OrganShapes):
                 X, Y = np.meshgrid(xs, ys, indexing="ij")
                 pts = np.column_stack([X.ravel(), Y.ravel(), np.full(X.size, z)])
                 ok = self._pro_sd(pts) <= -APEX_SENSOR_DEPTH_MM
+                ok &= self.urethra(pts) >= APEX_SENSOR_DEPTH_MM
                 if ok.any():
                     cand = pts[ok]
                     k = int(np.argmin(np.hypot(cand[:, 0] - ax, cand[:, 1] - ay - 4.5)))

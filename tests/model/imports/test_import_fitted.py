@@ -100,7 +100,10 @@ def test_generated_rectum_at_the_scene_gap_and_sensors_on_his_surfaces(lone):
     rw = np.array([sensors["rectal_wall"]])
     assert abs(anatomy.signed_distance("rectum", rw)[0]) < 0.3  # on the rectal wall
     assert anatomy.signed_distance("prostate", rw)[0] == pytest.approx(gap, abs=0.5)  # facing his gland
-    assert -3.0 < anatomy.signed_distance("prostate", np.array([sensors["apex"]]))[0] < 0.0  # inside his apex
+    apex = np.array([sensors["apex"]])
+    assert -3.0 < anatomy.signed_distance("prostate", apex)[0] < 0.0  # inside his apex ...
+    assert anatomy.signed_distance("urethra", apex)[0] > 1.0  # ... not in the warming catheter
+    assert apex[0, 2] < anatomy.landmarks.apex_z_mm + 8.0
     nvb = np.asarray(anatomy.mesh("neurovascular_bundles").points, dtype=float)
     d = anatomy.signed_distance("prostate", nvb)  # on his capsule (1 mm gap, 1.5 mm radius), not in it
     assert d.min() > -0.5 and 0.3 < float(np.median(d)) < 4.0

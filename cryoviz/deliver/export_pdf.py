@@ -163,7 +163,7 @@ def build_summary_pdf(story, date: _dt.date | None = None) -> bytes:
     heading(ex["figures"])
     pdf.multi_cell(w, 4.6, words.model_note, new_x="LMARGIN", new_y="NEXT")
     froze = {True: ex["froze_yes"], False: ex["froze_no"], None: ""}
-    bullets([" ".join([f.text, froze[f.froze], *f.notes]).strip() for f in words.figures])
+    bullets([" ".join(p for p in (f.text, froze[f.froze], *f.notes) if p) for f in words.figures])
     pdf.set_font("helvetica", "I", 8.5)
     pdf.multi_cell(w, 4.2, words.figures_source, new_x="LMARGIN", new_y="NEXT")
     heading(ex["after"])

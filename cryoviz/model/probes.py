@@ -72,6 +72,9 @@ class ProbeKind:
         Surface temperature reached while freezing, °C.
     label : str
         Human name.
+    effective_radius_fraction : float
+        The thermal model's effective radius as a fraction of the outer radius (calibrated on this kind's
+        published single-probe iceball, see :data:`PROBE_CATALOGUE`).
     """
 
     name: str
@@ -79,18 +82,46 @@ class ProbeKind:
     active_length_mm: float
     hold_temp_c: float = HOLD_TEMP_C
     label: str = ""
+    effective_radius_fraction: float = 2.0 / 3.0
 
     @property
     def radius_mm(self) -> float:
         """Outer radius, mm."""
         return 0.5 * self.diameter_mm
 
+    @property
+    def effective_radius_mm(self) -> float:
+        """Radius of the cylinder held at the probe temperature in the thermal model, mm."""
+        return self.radius_mm * self.effective_radius_fraction
+
 
 #: The probe catalogue (Rabin planning uses 15 and 25 mm active lengths; 17G ≈ 1.5 mm; 2.4 mm probes).
+#:
+#: Calibration of the effective radius. The probe surface is held at −145 °C (measured in phantoms); a
+#: real probe cannot hold its whole surface there (finite Joule–Thomson cooling power, wall and contact
+#: resistance), so each kind gets a smaller *effective* radius, fitted on its own published single-probe
+#: figure in gel or agar at body temperature without perfusion (``tests/physics/test_thermal_calibration.py``
+#: checks each, grid-independently since the sub-voxel coupling of :mod:`cryoviz.physics.probe_voxels`):
+#:
+#: * 17G needles: a ≤ −40 °C core about 1 cm across after 10 min, 37 °C gel (Urology 2016, PMC4850244),
+#:   giving a −40 °C radius ≈ 5 mm and a 0 °C radius ≈ 12.5–13 mm: fraction 2/3. The paper's "≈ 1 cm
+#:   around the cryo-needles" is read as 1 cm *across*: read as a 1 cm *radius* the 0 °C edge would lie
+#:   a further 1 cm out, a 4 cm iceball per needle, twice the "about 2 cm" described for 17G needles
+#:   (UrologyTimes/SeedNet) and the 10 mm radius of the IceSeed planning ellipsoid (SlicerProstateAblation);
+#:   the paper's figure also comes from combinations of 1–4 needles, which make larger cores than one.
+#:   Known tension: Littrup et al. (JVIR 2009, PMC2762356) measured a lethal (−30 °C) diameter of about
+#:   1.0 cm for a single 1.7 mm probe after 15 min in 39 °C agar (84 % of their 2.4 mm probe's 1.2 cm);
+#:   our 17G gives 1.35 cm there, about a third larger. Different makers' probes of similar size differ
+#:   significantly (Open Biomed Eng J 2016); fitting the 17G on Littrup instead (fraction 0.22) would take
+#:   the default scene's gland coverage at −40 °C from 0.74 to 0.47 (measured, 1 mm grid).
+#: * 2.4 mm probes: Littrup 2009, single 2.4 mm probe, 15 min in 39 °C agar: lethal (−30 °C) diameter
+#:   1.2 cm. At fraction 2/3 the model gave 1.72 cm (43 % large); fraction 0.22 gives 1.20 cm. The two
+#:   kinds come from different devices and papers, so a 2.4 mm probe here freezes a slightly smaller
+#:   lethal core than a 17G needle: compare kinds within one source, not across them.
 PROBE_CATALOGUE: dict[str, ProbeKind] = {
     "needle17g_15": ProbeKind("needle17g_15", 1.5, 15.0, label="17G needle, 15 mm ice"),
     "needle17g_25": ProbeKind("needle17g_25", 1.5, 25.0, label="17G needle, 25 mm ice"),
-    "probe24": ProbeKind("probe24", 2.4, 40.0, label="2.4 mm probe"),
+    "probe24": ProbeKind("probe24", 2.4, 40.0, label="2.4 mm probe", effective_radius_fraction=0.22),
 }
 assert tuple(PROBE_CATALOGUE) == PROBE_KINDS
 

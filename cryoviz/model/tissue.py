@@ -24,6 +24,10 @@ Sources (see ``../shared/reference/clinical-facts.md`` §4):
   ρc 4.18 / 1.92 MJ/m³·K, latent 334 kJ/kg × ~1000 kg/m³, freezing over a narrow −1 to 0 °C range;
   no perfusion (published standard values).
 * Fat/connective tissue and pubic bone use the soft-tissue values with lower perfusion (assumption).
+* Rectal lumen: the transrectal ultrasound probe inside its water-filled balloon. Neither is perfused or
+  heated (the transducer's own heat is negligible), so the lumen is unperfused water (the probe's plastic
+  conducts less, about 0.2 W/m·K, so water slightly over-states how much heat the lumen brings to the
+  wall). It is held at a temperature only when a rectal warming device is on (``warmer.rectal``).
 
 All values are plain dataclass fields: pass a modified :class:`TissueTable` to change them; the cache key of
 :mod:`cryoviz.physics.thermal` includes every value.
@@ -106,7 +110,7 @@ class TissueTable:
         "bladder_wall": _SOFT,
         "urine": _WATER,
         "rectum_wall": _SOFT,
-        "rectum_lumen": _SOFT,
+        "rectum_lumen": _WATER,  # ultrasound probe in its water balloon: unperfused (docs/thermal-model.md)
         "seminal_vesicles": _SOFT,
         "neurovascular_bundles": _SOFT,
         "pubic_bone": replace(_SOFT, perfusion_w_m3k=10e3),

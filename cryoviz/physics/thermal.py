@@ -23,7 +23,6 @@ from cryoviz.physics.result import ThermalResult
 from cryoviz.physics.thermal_cache import MODEL_VERSION, cache_key, is_cached, load_result, store_result
 from cryoviz.physics.thermal_run import (
     MAX_STEP_S,
-    PROBE_EFFECTIVE_RADIUS_FRACTION,
     SCHEME,
     SNAPSHOT_S,
     run_thermal,
@@ -32,7 +31,6 @@ from cryoviz.physics.thermal_run import (
 __all__ = [
     "MAX_STEP_S",
     "MODEL_VERSION",
-    "PROBE_EFFECTIVE_RADIUS_FRACTION",
     "SCHEME",
     "SNAPSHOT_S",
     "ThermalResult",
@@ -107,7 +105,7 @@ def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatom
     run = run_thermal(
         grid.labels, grid.origin_mm, grid.spacing_mm, geoms, scene.protocol,
         urethral_temp_c=w.urethral_temp_c if (w.urethral and is_body) else None,
-        rectal_temp_c=(w.rectal_temp_c if w.rectal else BODY_TEMP_C) if is_body else None,
+        rectal_temp_c=w.rectal_temp_c if (w.rectal and is_body) else None,
         table=table, post_radiation=scene.anatomy.post_radiation and is_body, body_temp_c=body_c)
     sensors = {name: sample_series(run.temps_c, grid, pos) for name, pos in sensor_pos.items()}
     result = ThermalResult(grid=grid, times_s=run.times_s, temps_c=run.temps_c, min_temp_c=run.min_temp_c,

@@ -21,7 +21,6 @@ from cryoviz.physics.thermal_run import (
     EVENT_STEP_GROWTH,
     EVENT_STEP_S,
     MAX_STEP_S,
-    PROBE_EFFECTIVE_RADIUS_FRACTION,
     SCHEME,
     SNAPSHOT_S,
 )
@@ -29,7 +28,7 @@ from cryoviz.physics.thermal_run import (
 __all__ = ["MODEL_VERSION", "cache_key", "is_cached", "load_result", "store_result"]
 
 #: Version of the numerical model; part of the cache key.
-MODEL_VERSION = "thermal-1"
+MODEL_VERSION = "thermal-2"
 
 
 def _source_digest() -> str:
@@ -53,7 +52,6 @@ def _cache_parts(scene, grid_mm: float, table: TissueTable) -> dict:
             "grid_mm": float(grid_mm), "table": table.as_dict(), "snapshot_s": SNAPSHOT_S,
             "max_step_s": MAX_STEP_S, "scheme": SCHEME,
             "event_step": [EVENT_STEP_S, EVENT_STEP_GROWTH],
-            "probe_r_fraction": PROBE_EFFECTIVE_RADIUS_FRACTION,
             "catalogue": {k: asdict(v) for k, v in P.PROBE_CATALOGUE.items()}}
 
 

@@ -11,23 +11,15 @@ Boundary conditions
   Thin probes are coupled to the grid as described in :mod:`cryoviz.physics.probe_voxels`.
 * Urethral warming catheter (``warmer.urethral``): the voxels labelled ``urethra`` are held at
   ``warmer.urethral_temp_c``; with the warmer off they are ordinary tissue.
-* Rectum: the lumen (ultrasound probe) is held at ``rectal_temp_c`` when given, otherwise it is
-  ordinary material of its label.
+* Rectum: the lumen (ultrasound probe in its water balloon) is held at ``rectal_temp_c`` only when a rectal
+  warming device runs; otherwise it is unperfused water with no heat source of its own
+  (:mod:`cryoviz.model.tissue`, docs/thermal-model.md).
 * Far field: the domain faces are held at the body (phantom) temperature.
 
-Calibration of the probe (``PROBE_EFFECTIVE_RADIUS_FRACTION``)
---------------------------------------------------------------
-Target (clinical-facts §4, Urology 2016 PMC4850244; corroborated by Littrup et al. JVIR 2009): a 17G needle
-in gel at body temperature gives after 10 minutes a ≤ −40 °C core about 1 cm across (radius ≈ 5 mm),
-and temperature rises to 0 °C further out (a 17G iceball is described as about 2 cm across; the same paper
-puts the −40 °C isotherm up to 1 cm inside the visible edge, so the 0 °C radius lies between about 10 and
-15 mm). With the probe surface at −145 °C on the real 0.75 mm radius the model's −40 °C radius comes out
-at about 5.9 mm: too cold a core. The gas side of a real needle cannot hold the whole surface at the
-measured tip temperature (finite Joule–Thomson cooling power, wall and contact resistance), so we keep
-−145 °C and give the probe a smaller *effective* radius, fitted on the gel scene at 1 and 2 mm:
-``r_eff = 2/3`` of the physical radius (0.5 mm for 17G). Result: −40 °C radius ≈ 5 mm, 0 °C radius
-≈ 12–13 mm (``tests/physics/test_thermal_calibration.py`` checks both bands). The same ratio is used for
-the 2.4 mm probe (unverified).
+Calibration of the probes
+-------------------------
+Each probe kind holds its surface temperature on an *effective* radius, fitted on that kind's published
+single-probe iceball: :data:`cryoviz.model.probes.PROBE_CATALOGUE` gives the figures, sources and choices.
 """
 
 from __future__ import annotations
@@ -50,7 +42,6 @@ __all__ = [
     "EVENT_STEP_S",
     "ISOTHERMS_C",
     "MAX_STEP_S",
-    "PROBE_EFFECTIVE_RADIUS_FRACTION",
     "SCHEME",
     "SNAPSHOT_S",
     "run_thermal",
@@ -66,8 +57,6 @@ EVENT_STEP_GROWTH = 0.1
 #: Super time stepping scheme: "rkl1" (first order, ~1/3 fewer stages than "rkl2" for the same step; on the
 #: preset scenes both agree with 1 s RKL2 steps to 0.1 % in coverage, see tests/physics/test_thermal.py).
 SCHEME = "rkl1"
-#: Effective probe radius as a fraction of the physical radius (calibrated, see the module docstring).
-PROBE_EFFECTIVE_RADIUS_FRACTION = 2.0 / 3.0
 #: Isotherms whose volume is counted at every snapshot (°C; the metrics' ``isotherms`` keys).
 ISOTHERMS_C = (-40.0, -20.0, 0.0)
 
@@ -135,17 +124,35 @@ def _mirror_plan(labels: np.ndarray, origin_mm, spacing_mm: float, geoms) -> tup
 
 
 def _voxelize(g, origin_mm, spacing_mm: float, shape) -> ProbeVoxels:
-    return voxelize_probe(g.tip_mm, g.active_length_mm, origin_mm, spacing_mm, shape,
-                          g.radius_mm * PROBE_EFFECTIVE_RADIUS_FRACTION)
+    frac = P.PROBE_CATALOGUE[g.kind].effective_radius_fraction if g.kind in P.PROBE_CATALOGUE else 2.0 / 3.0
+    return voxelize_probe(g.tip_mm, g.active_length_mm, origin_mm, spacing_mm, shape, g.radius_mm * frac)
 
 
 def _half_voxels(pv: ProbeVoxels, c: int) -> ProbeVoxels:
     """A probe's voxels on the whole grid, restricted to the half from layer ``c`` on (re-indexed)."""
     def cut(idx):
         keep = idx[0] >= c
-        return (idx[0][keep] - c, idx[1][keep], idx[2][keep])
+        return (idx[0][keep] - c, idx[1][keep], idx[2][keep]), keep
 
-    return ProbeVoxels(cut(pv.core), cut(pv.link), pv.link_extra)
+    core, _ = cut(pv.core)
+    link, keep = cut(pv.link)
+    return ProbeVoxels(core, link, pv.link_extra[keep])
+
+
+def _cat_idx(parts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return tuple(np.concatenate([p[a] for p in parts]) for a in range(3))
+
+
+def _half_plan_voxels(geoms, keep, twin, origin_mm, spacing_mm: float, shape, c: int) -> list[ProbeVoxels]:
+    """Voxels of each solved probe on the half grid: its own and its mirror twin's links that fall on the
+    half (a probe near the plane links columns on both sides; the twin's reach this side)."""
+    halves = [_half_voxels(_voxelize(g, origin_mm, spacing_mm, shape), c) for g in geoms]
+    out = []
+    for i, n_keep in enumerate(keep):
+        parts = [halves[n_keep]] + [halves[n] for n in range(len(geoms)) if twin[n] == i and n != n_keep]
+        out.append(ProbeVoxels(_cat_idx([h.core for h in parts]), _cat_idx([h.link for h in parts]),
+                               np.concatenate([h.link_extra for h in parts])))
+    return out
 
 
 def _unfold(half: _Run, keep: list[int], twin: list[int], t_wall: float) -> _Run:
@@ -157,6 +164,15 @@ def _unfold(half: _Run, keep: list[int], twin: list[int], t_wall: float) -> _Run
     cold = 2 * half.cold_counts - plane_cold
     return _Run(half.times_s, temps, min_t, probe, half.steps, half.stages,
                 time.perf_counter() - t_wall, cold, half.iso_counts)
+
+
+def _max_link(pvs: list[ProbeVoxels], shape) -> float:
+    """Largest total link factor of any voxel (probes may share voxels): enters the stability limit."""
+    if not any(pv.link[0].size for pv in pvs):
+        return 0.0
+    flat = np.concatenate([np.ravel_multi_index(pv.link, shape) for pv in pvs])
+    extra = np.concatenate([pv.link_extra for pv in pvs])
+    return float(np.bincount(flat, weights=extra).max())
 
 
 def _event_times(protocol) -> list[float]:
@@ -177,7 +193,7 @@ def _event_times(protocol) -> list[float]:
 
 
 def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.ProbeGeometry], protocol,
-                *, urethral_temp_c: float | None = None, rectal_temp_c: float | None = BODY_TEMP_C,
+                *, urethral_temp_c: float | None = None, rectal_temp_c: float | None = None,
                 table: TissueTable | None = None, post_radiation: bool = False,
                 body_temp_c: float = BODY_TEMP_C, snapshot_s: float = SNAPSHOT_S,
                 max_step_s: float = MAX_STEP_S, scheme: str = SCHEME, mirror: bool = True,
@@ -222,15 +238,15 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                            post_radiation=post_radiation, body_temp_c=body_temp_c, snapshot_s=snapshot_s,
                            max_step_s=max_step_s, scheme=scheme, mirror=False, _mirror_low_x=True,
                            _static_labels=labels,
-                           _probe_voxels=[_half_voxels(_voxelize(geoms[i], origin_mm, spacing_mm,
-                                                                 labels.shape), c) for i in keep])
+                           _probe_voxels=_half_plan_voxels(geoms, keep, twin, origin_mm, spacing_mm,
+                                                           labels.shape, c))
         return _unfold(half, keep, twin, t_wall)
     table = default_table() if table is None else table
     rows = material_arrays(table, post_radiation=post_radiation, body_temp_c=body_temp_c)
     shape = labels.shape
     pvs: list[ProbeVoxels] = (_probe_voxels if _probe_voxels is not None else
                               [_voxelize(g, origin_mm, spacing_mm, shape) for g in geoms])
-    max_link = max([max(pv.link_extra, 0.0) for pv in pvs], default=0.0)
+    max_link = _max_link(pvs, shape)
     solver = BioheatSolver(labels, spacing_mm, rows, init_temp_c=body_temp_c, boundary_temp_c=body_temp_c,
                            max_step_s=max_step_s, max_link_factor=max_link, scheme=scheme,
                            mirror_low_x=_mirror_low_x)
@@ -255,13 +271,13 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
         temps = P.probe_temps_c(t_mid, protocol, groups, kinds)
         fi, ft, li, lg, lt = list(static_idx), list(static_t), [], [], []
         for n, tp in enumerate(temps):
-            if math.isnan(tp) or core_flat[n].size == 0:
+            if math.isnan(tp) or core_flat[n].size + link_flat[n].size == 0:
                 continue
             fi.append(core_flat[n])
             ft.append(np.full(core_flat[n].size, tp, np.float32))
-            if link_flat[n].size and pvs[n].link_extra != 0.0:
+            if link_flat[n].size:
                 li.append(link_flat[n])
-                lg.append(np.full(link_flat[n].size, pvs[n].link_extra, np.float32))
+                lg.append(pvs[n].link_extra.astype(np.float32))
                 lt.append(np.full(link_flat[n].size, tp, np.float32))
         def cat(xs, dt):
             return (np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
@@ -296,6 +312,9 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                 probe_out[q, n] = now[n]
             elif pv.core[0].size:
                 probe_out[q, n] = float(field_c[pv.core].mean())
+            elif pv.link[0].size:  # no voxel inside the probe: the columns nearest its axis
+                near = pv.link_extra >= pv.link_extra.max() - 1e-6
+                probe_out[q, n] = float(field_c[tuple(a[near] for a in pv.link)].mean())
 
     record(0, 0.0)
     q = 1

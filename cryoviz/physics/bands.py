@@ -17,8 +17,9 @@ __all__ = ["band_points", "project_to_level", "sample_field"]
 
 
 def band_points(anatomy, organ: str, grid, lo_mm: float, hi_mm: float, step_mm: float,
-                candidates: np.ndarray | None = None) -> np.ndarray:
-    """Lattice points (n, 3), mm, whose signed distance to ``organ``'s surface lies in ``(lo_mm, hi_mm]``.
+                candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice points (n, 3), mm, whose signed distance to ``organ``'s surface lies in ``(lo_mm, hi_mm]``,
+    and those distances (n,).
 
     Parameters
     ----------
@@ -36,19 +37,20 @@ def band_points(anatomy, organ: str, grid, lo_mm: float, hi_mm: float, step_mm: 
     """
     sp = float(grid.spacing_mm)
     origin = np.asarray(grid.origin_mm, float)
+    none = (np.zeros((0, 3)), np.zeros(0))
     if organ not in anatomy.organs:
-        return np.zeros((0, 3))
+        return none
     if candidates is None:
         candidates = np.ones(grid.labels.shape, bool)
     cells = np.argwhere(candidates)
     if cells.size == 0:
-        return np.zeros((0, 3))
+        return none
     # keep the cells the layer can cross: centre within half a cell diagonal of it
     sd = anatomy.signed_distance(organ, origin + sp * cells)
     half_diag = 0.5 * sp * math.sqrt(3.0) + 1e-9
     cells = cells[(sd > lo_mm - half_diag) & (sd <= hi_mm + half_diag)]
     if cells.size == 0:
-        return np.zeros((0, 3))
+        return none
     # the lattice points of each cell: those whose nearest voxel centre is the cell's (an exact partition)
     m = math.ceil(sp / step_mm) + 1
     offs = np.stack(np.meshgrid(*(np.arange(m),) * 3, indexing="ij"), axis=-1).reshape(-1, 3)
@@ -59,9 +61,10 @@ def band_points(anatomy, organ: str, grid, lo_mm: float, hi_mm: float, step_mm: 
     mine = np.all(np.rint((pts - origin) / sp).astype(np.int64) == owner, axis=1)
     pts = pts[mine]
     if pts.size == 0:
-        return pts
+        return none
     sd = anatomy.signed_distance(organ, pts)
-    return pts[(sd > lo_mm) & (sd <= hi_mm)]
+    keep = (sd > lo_mm) & (sd <= hi_mm)
+    return pts[keep], sd[keep]
 
 
 def sample_field(field: np.ndarray, grid, points_mm: np.ndarray) -> np.ndarray:
@@ -78,20 +81,19 @@ def project_to_level(anatomy, organ: str, points_mm: np.ndarray, level_mm: float
                      ) -> np.ndarray:
     """``points_mm`` moved onto the surface where the signed distance to ``organ`` equals ``level_mm``.
 
-    One Newton step along the numerical gradient of the signed distance (exact for the generated tubes,
-    whose distance has a unit gradient). Used to sample a layer's boundary, where its extreme temperature
-    lies (the cold comes from one side), which a lattice can miss by up to a step.
+    One Newton step along the (one-sided) numerical gradient of the signed distance (exact for the
+    generated tubes, whose distance has a unit gradient). Used to sample a layer's boundary, where its
+    extreme temperature lies (the cold comes from one side), which a lattice can miss by up to a step.
     """
     p = np.asarray(points_mm, float)
     if len(p) == 0:
         return p
     sd = anatomy.signed_distance(organ, p)
     grad = np.empty_like(p)
-    for a in range(3):
+    for a in range(3):  # one-sided differences: the distance is smooth on the scale of h_mm
         e = np.zeros(3)
         e[a] = h_mm
-        hi, lo = anatomy.signed_distance(organ, p + e), anatomy.signed_distance(organ, p - e)
-        grad[:, a] = (hi - lo) / (2 * h_mm)
+        grad[:, a] = (anatomy.signed_distance(organ, p + e) - sd) / h_mm
     norm = np.linalg.norm(grad, axis=1, keepdims=True)
     grad = np.divide(grad, norm, out=np.zeros_like(grad), where=norm > 1e-9)
     return p - (sd - level_mm)[:, None] * grad

@@ -16,7 +16,8 @@ Definitions (every figure is defined once, here):
 * ``sensors.<name>.min_temp_c``: coldest temperature at the named sensor's own position (trilinear, from
   the snapshots every 10 s).
 * ``isotherms.<T>`` (T = −40, −20, 0 °C): ``volume_ml`` and ``extent_mm`` (bounding box x, y, z) of the
-  region at or below T at the snapshot where *that* region is largest, ``at_s`` that time, and ``ever_ml``
+  region at or below T at the snapshot where *that* region is largest, ``at_s`` that time (the first
+  snapshot at that volume), and ``ever_ml``
   the volume that reached T at any time.
 * ``target``: what the plan meant to treat (:mod:`cryoviz.physics.target`); ``null`` for a phantom.
 * ``uncertainty``: per headline figure, how much it moves with the grid (:mod:`cryoviz.physics.uncertainty`).
@@ -86,30 +87,26 @@ def _near(labels: np.ndarray, codes: tuple[int, ...], reach_vox: int) -> np.ndar
     return binary_dilation(m, iterations=reach_vox) if m.any() else m
 
 
-def _sd_above(anatomy, organ: str, pts: np.ndarray, level_mm: float) -> np.ndarray:
-    return anatomy.signed_distance(organ, pts) > level_mm
-
-
 def _urethral_wall(tmin, grid, anatomy, catheter_c: float | None) -> dict | None:
     """Figures of the tissue within ``URETHRAL_WALL_MM`` of the catheter (urethra) surface."""
     if "urethra" not in anatomy.organs:
         return None
     sp = float(grid.spacing_mm)
     reach = math.ceil((URETHRAL_WALL_MM + sp) / sp) + 1
-    pts = band_points(anatomy, "urethra", grid, 0.0, URETHRAL_WALL_MM, WALL_STEP_MM,
-                      candidates=_near(grid.labels, (_LABEL_URETHRA,), reach))
+    pts, sd = band_points(anatomy, "urethra", grid, 0.0, URETHRAL_WALL_MM, WALL_STEP_MM,
+                          candidates=_near(grid.labels, (_LABEL_URETHRA,), reach))
     if len(pts) == 0:
         return None
     vox = np.rint((pts - grid.origin_mm) / sp).astype(np.int64)
-    pts = pts[grid.labels[vox[:, 0], vox[:, 1], vox[:, 2]] != _LABEL_URINE]  # tissue only, not the bladder
+    tissue = grid.labels[vox[:, 0], vox[:, 1], vox[:, 2]] != _LABEL_URINE  # tissue only, not the bladder
+    pts, sd = pts[tissue], sd[tissue]
     field = tmin
     if catheter_c is not None:  # the catheter voxels are at the set-point for as long as the warmer runs
         field = np.where(grid.labels == _LABEL_URETHRA, np.float32(catheter_c), tmin)
     vals = sample_field(field, grid, pts)
     out = _cold_figures(vals, len(pts) * WALL_STEP_MM ** 3 / 1000.0)
     # the coldest tissue of the wall is its outer edge (the cold comes from outside): sample the edge itself
-    edge = project_to_level(anatomy, "urethra", pts[_sd_above(anatomy, "urethra", pts,
-                                                               URETHRAL_WALL_MM - WALL_STEP_MM)],
+    edge = project_to_level(anatomy, "urethra", pts[sd > URETHRAL_WALL_MM - 0.5 * WALL_STEP_MM],
                             URETHRAL_WALL_MM)
     if len(edge):
         out["min_temp_c"] = _r(min(float(vals.min()), float(sample_field(field, grid, edge).min())))
@@ -123,14 +120,14 @@ def _rectal_wall(tmin, grid, anatomy) -> dict | None:
     wall = float(getattr(lm, "rectum_wall_mm", 0.0) or 0.0)
     if "rectum" not in anatomy.organs or wall <= 0:
         return None
-    pts = band_points(anatomy, "rectum", grid, -wall, 0.0, RECTAL_STEP_MM,
-                      candidates=_near(grid.labels, (ORGAN_LABELS["rectum_wall"][0],), 2))
+    pts, sd = band_points(anatomy, "rectum", grid, -wall, 0.0, RECTAL_STEP_MM,
+                          candidates=_near(grid.labels, (ORGAN_LABELS["rectum_wall"][0],), 2))
     if len(pts) == 0:
         return None
     vals = sample_field(tmin, grid, pts)
     out = _cold_figures(vals, len(pts) * RECTAL_STEP_MM ** 3 / 1000.0)
     # its coldest tissue is the outer surface, facing the prostate: sample the surface itself
-    edge = project_to_level(anatomy, "rectum", pts[_sd_above(anatomy, "rectum", pts, -RECTAL_STEP_MM)], 0.0)
+    edge = project_to_level(anatomy, "rectum", pts[sd > -0.5 * RECTAL_STEP_MM], 0.0)
     if len(edge):
         out["min_temp_c"] = _r(min(float(vals.min()), float(sample_field(tmin, grid, edge).min())))
     return out

@@ -134,6 +134,22 @@ def _lesion_anchors(story) -> dict[str, tuple[str, list[float]]]:
             for i, p in enumerate(resolve_lesions(story.scene, story.anatomy))}
 
 
+def _lesion_camera(camera: dict, lesions: dict) -> dict:
+    """The anatomy camera turned to look at the gland from the lesions' side, at the same distance and
+    height, so the (first) lesion sits in front of the urethra rather than behind it."""
+    if not lesions:
+        return camera
+    focal = np.asarray(camera["focal"], float)
+    centre = np.asarray(next(iter(lesions.values()))[1], float)
+    side = centre[:2] - focal[:2]
+    if np.linalg.norm(side) < 1e-6:
+        return camera
+    pos = np.asarray(camera["position"], float)
+    dist = float(np.linalg.norm(pos[:2] - focal[:2]))
+    xy = focal[:2] + dist * side / np.linalg.norm(side)
+    return {**camera, "position": [float(xy[0]), float(xy[1]), float(pos[2])], "up": [0.0, 0.0, 1.0]}
+
+
 def _geometry(geoms: list[dict], index: dict[str, int], ds, actor) -> int:
     """Index of ``ds``'s geometry in ``geoms``, adding it the first time it is seen."""
     pts, tris, kind = _triangles(ds)
@@ -202,6 +218,7 @@ def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
                     "point_size": float(prop.GetPointSize()),
                 })
             if mid == "lesion":
+                moment.camera = _lesion_camera(moment.camera, lesions)
                 for a in moment.actors:
                     if a["name"] in ("organ:pubic_bone", "organ:bladder"):  # in front from this camera
                         a["opacity"] = min(a["opacity"], 0.06)

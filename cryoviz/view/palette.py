@@ -1,41 +1,93 @@
-"""Colours and styles of the 3D scene (presentation layer).
+"""Colours and surface looks of the 3D scene (presentation layer).
 
-Isotherm colours come from the Okabe–Ito palette, which stays distinguishable for the common forms of colour
-blindness: sky blue for the visible ice edge (0 °C), blue for −20 °C and vermillion for the lethal −40 °C
-zone. Organ colours are muted so that the ice stands out.
+The colours were chosen so that every pair of organ and isotherm colours stays at least
+:data:`CVD_MIN_DELTA_E` apart in CAM02-UCS (Luo, Cui & Li 2006) for normal vision *and* under full-severity
+simulated deuteranomaly, protanomaly and tritanomaly (Machado, Oliveira & Fernandes 2009, as implemented by
+``colorspacious``); ``tests/view/test_palette.py`` checks it. Within that constraint each keeps the hue an
+anatomy atlas uses: a salmon-tan gland, a pink urethra, a red sphincter muscle, a straw bladder, a dusky
+rectum, yellow nerves and ivory bone.
+
+The ice reads as cold, never as heat: frosted near-white at its visible edge (0 °C), sky blue at −20 °C and
+deep indigo for the lethal −40 °C zone, so "colder" always means "deeper blue".
 """
 
 from __future__ import annotations
 
-__all__ = ["BACKGROUND", "ISOTHERM_STYLE", "LESION_STYLE", "ORGAN_STYLE", "PROBE_ACTIVE", "PROBE_SHAFT",
-           "TEXT"]
+__all__ = [
+    "BACKGROUND", "BONE_LOOK", "CALLOUT", "CATHETER", "CVD_MIN_DELTA_E", "ICE_LOOK", "ISOTHERM_STYLE",
+    "LESION_STYLE", "ORGAN_LOOK", "ORGAN_STYLE", "PROBE_ACTIVE", "PROBE_SHAFT", "RECEDE", "RECEDE_DARKEN", "TEXT", "hex_rgb",
+    "lighten", "mix", "recede",
+]
 
-BACKGROUND = "#151c26"
+BACKGROUND = "#141b24"
 TEXT = "#f4f4f4"
 PROBE_SHAFT = "#b8bec6"
 PROBE_ACTIVE = "#e8f6ff"
+#: The warming catheter in the urethra (a device, amber so it is not mistaken for the nerves' yellow).
+CATHETER = "#e39a1e"
+#: Line and text colour of the gap callout.
+CALLOUT = "#ffffff"
+#: Smallest colour difference (CAM02-UCS ΔE) between any two organ/isotherm colours under every simulated
+#: colour-vision deficiency (10 is a clearly visible difference; 2 is about the least one can see).
+CVD_MIN_DELTA_E = 9.0
 
-#: threshold °C -> (colour, opacity)
+#: threshold °C -> (colour, opacity in the 3D view)
 ISOTHERM_STYLE: dict[float, tuple[str, float]] = {
-    0.0: ("#56B4E9", 0.16),
-    -20.0: ("#0072B2", 0.22),
-    -40.0: ("#D55E00", 0.9),
+    0.0: ("#dcf5ff", 0.28),
+    -20.0: ("#1cace0", 0.32),
+    -40.0: ("#2d4edc", 0.88),
 }
 
 #: organ -> (colour, default opacity)
 ORGAN_STYLE: dict[str, tuple[str, float]] = {
-    "prostate": ("#c9a27e", 0.55),
-    "urethra": ("#f0e442", 1.0),
-    "sphincter": ("#a0524d", 0.9),
-    "bladder": ("#e9d8a6", 0.35),
-    "rectum": ("#b07a86", 0.6),
-    "seminal_vesicles": ("#c8b6d6", 0.8),
-    "neurovascular_bundles": ("#e6c34a", 1.0),
-    "perineum": ("#d9b8a0", 0.25),
-    "pubic_bone": ("#ece6d6", 0.9),
-    "gel": ("#9fc5e8", 0.12),
+    "prostate": ("#c97f4e", 1.0),
+    "urethra": ("#f0a4b1", 1.0),
+    "sphincter": ("#af3f33", 1.0),
+    "bladder": ("#dabd8e", 1.0),
+    "rectum": ("#7e5762", 1.0),
+    "seminal_vesicles": ("#63a484", 1.0),
+    "neurovascular_bundles": ("#fbe307", 1.0),
+    "perineum": ("#433937", 0.25),
+    "pubic_bone": ("#f7f0dd", 1.0),
+    "gel": ("#5ed8dc", 0.35),
 }
 
 #: A known cancer (issue #17): a calm violet, distinct from the organs and from every isotherm colour (and
 #: not an alarming red), nearly opaque so it reads through the translucent gland.
 LESION_STYLE: tuple[str, float] = ("#9d86e0", 1.0)
+
+#: Surface look of soft organs: ambient, diffuse, specular, specular power (VTK's Phong model). A little
+#: specular shows the shape of a curved surface without looking wet.
+ORGAN_LOOK = {"ambient": 0.18, "diffuse": 0.85, "specular": 0.22, "specular_power": 18.0}
+#: Bone: matte and bright, no sheen (compact bone is dry and chalky).
+BONE_LOOK = {"ambient": 0.28, "diffuse": 0.8, "specular": 0.05, "specular_power": 5.0}
+#: Ice: glossy, so the light catches it like frost on glass.
+ICE_LOOK = {"ambient": 0.3, "diffuse": 0.7, "specular": 0.6, "specular_power": 40.0}
+#: How far organs the caption does not name lose their colour (0 = not at all, 1 = grey), and how much
+#: darker they get: they recede without turning into a muddy version of another organ's colour.
+RECEDE = 0.65
+RECEDE_DARKEN = 0.78
+
+
+def hex_rgb(colour: str) -> tuple[float, float, float]:
+    """``"#rrggbb"`` as an (r, g, b) tuple of floats in [0, 1]."""
+    c = colour.lstrip("#")
+    return (int(c[0:2], 16) / 255.0, int(c[2:4], 16) / 255.0, int(c[4:6], 16) / 255.0)
+
+
+def recede(colour: str) -> tuple[float, float, float]:
+    """``colour`` faded for an organ the caption does not name: mostly grey, a little darker."""
+    r, g, b = hex_rgb(colour)
+    grey = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return tuple(RECEDE_DARKEN * ((1 - RECEDE) * c + RECEDE * grey) for c in (r, g, b))  # type: ignore
+
+
+def lighten(colour: str, u: float) -> tuple[float, float, float]:
+    """``colour`` a fraction ``u`` of the way to white."""
+    return tuple((1 - u) * c + u for c in hex_rgb(colour))  # type: ignore[return-value]
+
+
+def mix(a: str, b: str, u: float) -> tuple[float, float, float]:
+    """Colour a fraction ``u`` of the way from ``a`` to ``b`` (both ``"#rrggbb"``), as floats."""
+    ra, rb = hex_rgb(a), hex_rgb(b)
+    return tuple((1.0 - u) * x + u * y for x, y in zip(ra, rb, strict=True))  # type: ignore[return-value]

@@ -73,6 +73,8 @@ def _build_parser() -> argparse.ArgumentParser:
     st.add_argument("-o", "--output", type=Path, required=True)
     st.add_argument("--size", type=_size, default=(1280, 720))
     st.add_argument("--lang", default=None)
+    st.add_argument("--view", default="story",
+                    help="story (the story's camera), sagittal or transverse (a section view)")
 
     sc = sub.add_parser("script", help="the story's captions with times and chapters, without rendering")
     sc.add_argument("scene", type=Path)

@@ -140,10 +140,10 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 def cmd_still(args: argparse.Namespace) -> int:
     """Write one frame of the story as PNG."""
-    from cryoviz.view.render import write_still
+    from cryoviz.view.still import write_still
 
     write_still(args.scene, args.output, time_s=args.time, chapter=args.chapter, size=args.size,
-                lang=args.lang)
+                lang=args.lang, view=args.view)
     return 0
 
 

@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["VIEW_ANGLE_DEG", "Camera", "Pose", "chapter_poses", "ease", "interpolate"]
+__all__ = ["SECTION_KEYS", "VIEW_ANGLE_DEG", "Camera", "Pose", "chapter_poses", "ease", "interpolate",
+           "section_pose"]
 
 #: Vertical view angle of the camera, degrees (VTK's default).
 VIEW_ANGLE_DEG = 30.0
@@ -84,17 +85,40 @@ def interpolate(a: Pose, b: Pose, u: float) -> Pose:
 
 # direction at the start and end of the chapter, how much of the frame the gland fills, focal shift
 # (in gland radii along x, y, z). Directions point from the focal point to the eye. Chapters that are
-# mostly talk hold the camera still, so the video can reuse identical frames.
+# mostly talk hold the camera still, so the video can reuse identical frames. The eye stays on the
+# patient's right side, within about 20 degrees of a true lateral view: from there the pubic bone lies in
+# front of the gland (to the right of the picture) and the rectum behind it (to the left), so neither
+# crosses the gland; views from the front put the bone across the gland.
 _KEYS = {
-    "anatomy": ((-0.9, -0.35, 0.15), (-0.55, -0.8, 0.2), 2.7, (0.0, 0.2, 0.3)),
-    "why": ((-0.35, -0.9, 0.25), (-0.35, -0.9, 0.25), 2.4, (0.0, 0.0, 0.1)),
+    "anatomy": ((-1.0, 0.0, 0.15), (-1.0, 0.2, 0.3), 2.7, (0.0, 0.2, 0.3)),
+    "why": ((-1.0, 0.1, 0.25), (-1.0, 0.1, 0.25), 2.4, (0.0, 0.0, 0.1)),
     "preparation": ((-0.95, 0.1, -0.1), (-0.85, 0.35, -0.25), 2.6, (0.0, 0.5, -0.4)),
     "probes": ((-0.75, -0.15, -0.65), (-0.85, 0.1, -0.5), 1.15, None),
     "freeze1": ((-0.75, -0.45, 0.35), (-0.55, -0.7, 0.35), 2.0, (0.0, 0.1, 0.0)),
     "thaw_refreeze": ((-0.55, -0.7, 0.35), (-0.95, 0.15, 0.2), 2.0, (0.0, 0.2, 0.0)),
     "spared": ((-1.0, 0.05, 0.1), (-0.8, 0.45, -0.25), 2.1, (0.0, 0.45, -0.1)),
-    "after": ((-0.75, -0.6, 0.25), (-0.75, -0.6, 0.25), 2.7, (0.0, 0.2, 0.2)),
+    "after": ((-1.0, 0.05, 0.2), (-1.0, 0.05, 0.2), 2.7, (0.0, 0.2, 0.2)),
 }
+
+
+#: Section view -> (direction to the eye, view up, fill, focal shift in gland radii). The sagittal view looks
+#: from the patient's right with the head up (front of the body on the right of the picture) and frames the
+#: bladder neck, gland, rectum and the apex; the transverse view looks from the feet with the front of the
+#: body up, as a CT or transrectal ultrasound is shown, and frames the gland and the rectum behind it.
+SECTION_KEYS = {
+    "sagittal": ((-1.0, 0.0, 0.0), (0.0, 0.0, 1.0), 1.8, (0.0, 0.3, -0.25)),
+    "transverse": ((0.0, 0.0, -1.0), (0.0, -1.0, 0.0), 1.75, (0.0, 0.5, 0.0)),
+}
+
+
+def section_pose(view: str, centre_mm, radius_mm: float) -> Pose:
+    """The camera pose of a section view (:data:`SECTION_KEYS`), looking square onto the cut, framing a
+    gland of ``radius_mm`` around ``centre_mm``."""
+    direction, up, fill, shift = SECTION_KEYS[view]
+    r = max(float(radius_mm), 5.0)
+    focal = np.asarray(centre_mm, float) + r * np.asarray(shift, float)
+    dist = fill * r / math.sin(math.radians(VIEW_ANGLE_DEG / 2.0))
+    return Pose(_t(focal), _t(_unit(direction)), dist, _t(up))
 
 
 def chapter_poses(chapter_id: str, centre_mm, radius_mm: float, skin_z_mm: float | None) -> tuple[Pose, Pose]:
@@ -111,6 +135,11 @@ def chapter_poses(chapter_id: str, centre_mm, radius_mm: float, skin_z_mm: float
     skin_z_mm : float or None
         Height of the perineal skin; the probe chapter frames the path from the skin to the gland.
     """
+    from cryoviz.story.focus import CHAPTER_SECTION
+
+    if chapter_id in CHAPTER_SECTION:  # the story shows this chapter in section: look square onto the cut
+        pose = section_pose(CHAPTER_SECTION[chapter_id], centre_mm, radius_mm)
+        return pose, pose
     start, end, fill, shift = _KEYS[chapter_id]
     c = np.asarray(centre_mm, float)
     r = max(float(radius_mm), 5.0)

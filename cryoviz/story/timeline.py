@@ -137,6 +137,8 @@ class Story:
             lo, hi = lo + 0.3 * span, hi - 0.3 * span
         self._centre_mm = 0.5 * (lo + hi)
         self._radius_mm = float(0.5 * np.max(hi - lo))
+        self.frame_centre_mm = tuple(float(v) for v in self._centre_mm)  # what the camera frames (renderer)
+        self.frame_radius_mm = self._radius_mm
         tips = {}
         skin = self._skin_z_mm if self._skin_z_mm is not None else 0.0
         for p in self.probes:

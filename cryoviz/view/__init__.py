@@ -10,6 +10,7 @@ import lazy_loader as _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submod_attrs={
-        "render": ["SceneRenderer", "write_still"],
+        "render": ["SceneRenderer"],
+        "still": ["write_still"],
     },
 )

@@ -11,7 +11,7 @@ from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer
 
-__all__ = ["UltrasoundInset"]
+__all__ = ["UltrasoundInset", "lesion_mask"]
 
 
 class UltrasoundInset:
@@ -83,3 +83,47 @@ class UltrasoundInset:
         self._pixels[:] = flipped if flipped.shape[1] == 3 else np.repeat(flipped, 3, axis=1)
         self._vtk_pixels.Modified()
         self._image.Modified()
+
+    def follow(self, state, story, lesions: tuple | None = None) -> None:
+        """Show the sagittal ultrasound picture of ``state`` (its ``ultrasound_s``) once the probe is in,
+        else nothing; labels in the story's language; ``lesions`` is :func:`lesion_mask`'s answer."""
+        anatomy, result = story.anatomy, story.result
+        us_s = getattr(state, "ultrasound_s", None)
+        if us_s is None or "rectum" not in anatomy.organs:  # the ultrasound probe is not in: dark
+            self.show(None)
+            return
+        from cryoviz.story.ultrasound import ultrasound_frame
+
+        t = max(float(us_s), 0.0)
+        depths = tuple(float(state.probe_depths_mm.get(p.name, 0.0)) for p in result.probes)
+        mask, plane_x = lesions if lesions is not None else (None, None)
+        key = (round(t, 3), depths, story.lang, mask is not None)  # labels in the story's language
+        if self.shows(key):  # same picture: only make sure the inset is drawn
+            self.reveal()
+            return
+        n = self.size_px
+        # a lesion shown on ultrasound is looked at in its own sagittal plane (the probe is turned to it)
+        img = ultrasound_frame(anatomy, result, t, plane="sagittal", size_px=(n, n), inserted_mm=depths,
+                               words=story.text.get("ultrasound"), lesion_mask=mask,
+                               position_mm=None if mask is None else plane_x)
+        self.show(img, key)
+
+
+def lesion_mask(story, choice: bool | None, cache: dict) -> tuple:
+    """(voxel mask, sagittal x mm) of the lesions the ultrasound shows: those the scene marks visible on
+    ultrasound, or all / none when the clinician option ``lesion_on_ultrasound`` (``choice``) says so;
+    (None, None) when there are none. ``cache`` keeps the answers for one story."""
+    scene = getattr(story, "scene", None)
+    if scene is None or not getattr(scene, "lesions", ()) or choice is False:
+        return None, None
+    key = bool(choice)
+    if key not in cache:
+        from cryoviz.model.lesions import resolve_lesions
+        from cryoviz.physics.lesion_metrics import lesion_masks
+
+        placed = [p for p in resolve_lesions(scene, story.anatomy)
+                  if choice or p.lesion.visible_on_ultrasound]
+        masks = lesion_masks(story.result.grid, placed) if placed else []
+        cache[key] = (np.logical_or.reduce(masks) if masks else None,
+                      float(placed[0].centre_mm[0]) if placed else None)
+    return cache[key]

@@ -22,7 +22,7 @@ from vtkmodules.vtkRenderingCore import (
 
 from cryoviz.view.palette import ISOTHERM_STYLE, TEXT
 
-__all__ = ["FONT_FILE", "Overlay"]
+__all__ = ["FONT_FILE", "FONT_PX", "Overlay", "frame_unit"]
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -37,9 +37,18 @@ def _hex_rgb(colour: str) -> tuple[float, float, float]:
     return tuple(int(c[i:i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
 
 
-#: font size of each text piece at a 720-pixel-high window, and its smallest size
-_FONT_PX = {"caption": (30, 8), "title": (24, 7), "clock": (24, 7), "readouts": (17, 6),
-            "disclaimer": (15, 6), "card_text": (44, 10), "card_sub": (22, 7), "legend_text": (17, 6)}
+#: Font size (px) of each text piece in a 1280x720 frame, and its smallest size in any frame. Sizes scale
+#: with the frame (the smaller of height/720 and width/1280, so a narrow phone view scales down too) and
+#: never go under the minimum: at 640x360 the caption is 16 px and the disclaimer 12 px, readable on a phone
+#: held at arm's length (about 2.5 mm cap height on a 6-inch screen).
+FONT_PX = {"caption": (32, 16), "title": (24, 14), "clock": (24, 14), "readouts": (18, 12),
+           "disclaimer": (17, 12), "card_text": (44, 20), "card_sub": (24, 14), "legend_text": (18, 12)}
+_FONT_PX = FONT_PX
+
+
+def frame_unit(size: tuple[int, int]) -> float:
+    """Scale of a frame of ``size`` against 1280x720 (the smaller of the two ratios)."""
+    return max(min(size[1] / 720.0, size[0] / 1280.0), 0.1)
 
 
 def plain_text(text: str) -> str:
@@ -137,7 +146,7 @@ class Overlay:
         if size == self.size:
             return
         self.size = size
-        self._unit = max(size[1] / 720.0, 0.25)
+        self._unit = frame_unit(size)
         for name, (px, least) in _FONT_PX.items():
             getattr(self, name).GetTextProperty().SetFontSize(max(round(px * self._unit), least))
         self.caption_px = self.caption.GetTextProperty().GetFontSize()
@@ -151,33 +160,56 @@ class Overlay:
             self._place_swatches(self._last_levels)
             self._last["levels"] = self._last_levels
 
+    @property
+    def margin(self) -> int:
+        """Distance of the texts from the frame's edges, px."""
+        return max(int(14 * self._unit), 6)
+
+    def free_band(self) -> tuple[float, float]:
+        """Lowest and highest display y that no overlay text uses (above the caption, below the legend,
+        clock and readouts): where organ names may go."""
+        h = self.size[1]
+        lines = max(len(str(self._last.get("caption") or "").splitlines()), 2)
+        cap = self.caption.GetTextProperty().GetFontSize()
+        lo = self.caption.GetPosition()[1] + lines * 1.2 * cap + 6
+        top = self.legend_text.GetPosition()[1]
+        leg = max(self.legend_text.GetTextProperty().GetFontSize(),
+                  self.readouts.GetTextProperty().GetFontSize())
+        title = self.title.GetTextProperty().GetFontSize()
+        hi = min(top - 3 * 1.2 * leg - 6, h - self.margin - 1.3 * title - 6)
+        return float(lo), float(max(hi, lo))
+
     def _place(self) -> None:
         w, h = self.size
         u = self._unit
-        m = int(14 * u)
-        self.caption.SetPosition(w / 2, int(28 * u))
+        m = self.margin
+        self.caption.SetPosition(w / 2, max(int(28 * u), 2 * m))
         self.title.SetPosition(m, h - m)
         self.clock.SetPosition(w - m, h - m)
-        self.readouts.SetPosition(w - m, h - m - int(40 * u))
+        below_title = m + max(int(40 * u), round(1.5 * self.title.GetTextProperty().GetFontSize()))
+        self.readouts.SetPosition(w - m, h - below_title)
         self.disclaimer.SetPosition(w - m, m // 2)
         self.card_text.SetPosition(w / 2, h * 0.56)
         self.card_sub.SetPosition(w / 2, h * 0.44)
-        self.legend_text.SetPosition(m + int(26 * u), h - m - int(40 * u))
+        legend_px = self.legend_text.GetTextProperty().GetFontSize()
+        self.legend_text.SetPosition(m + round(1.45 * legend_px), h - below_title)
         self._place_swatches([lvl for lvl, _a, _p in self.legend_swatches])
 
     def _place_swatches(self, levels: list[float]) -> None:
         """Put one colour swatch beside each legend line, in the order of ``levels``."""
         w, h = self.size
-        u, m = self._unit, int(14 * self._unit)
-        line = 17 * u * 1.15
+        m = self.margin
+        px = self.legend_text.GetTextProperty().GetFontSize()
+        line = px * 1.15
+        y_top = self.legend_text.GetPosition()[1]
         for level, actor, pts in self.legend_swatches:
             if level not in levels:
                 actor.SetVisibility(False)
                 continue
             i = levels.index(level)
-            top = h - m - int(40 * u) - 3 * u - i * line
-            x0, x1 = m / w, (m + 18 * u) / w
-            y0, y1 = (top - 14 * u) / h, top / h
+            top = y_top - 0.15 * px - i * line
+            x0, x1 = m / w, (m + px) / w
+            y0, y1 = (top - 0.8 * px) / h, top / h
             for j, (x, y) in enumerate(((x0, y0), (x1, y0), (x1, y1), (x0, y1))):
                 pts.SetPoint(j, x, y, 0.0)
             pts.Modified()
@@ -216,3 +248,21 @@ class Overlay:
             self._place_swatches(levels)
             self._last["levels"] = levels
         self.card_bg.SetVisibility(bool(card))
+
+    def show_state(self, state, isotherms_c, *, captions: bool = True) -> None:
+        """Set every overlay from a story :class:`~cryoviz.story.timeline.FrameState`; only the
+        isotherms in ``isotherms_c`` get a legend line."""
+        shown = set(state.isotherms_c) & set(isotherms_c)
+        legend = [(level, label) for level, label in state.legend if level in shown]
+        chapter = state.chapter
+        self.update(
+            caption=(state.caption or "") if captions else "",
+            title=f"{chapter.index} · {chapter.title}" if chapter is not None else "",
+            clock=state.clock_text,
+            readouts="\n".join(state.sensor_readouts) if state.show_sensors else "",
+            disclaimer=state.disclaimer,
+            legend=legend,
+            show_legend=bool(legend) and state.isotherm_time_s is not None,
+            card=state.card,
+            card_sub=state.card_sub or "",
+        )

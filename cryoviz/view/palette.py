@@ -15,8 +15,8 @@ from __future__ import annotations
 
 __all__ = [
     "BACKGROUND", "BONE_LOOK", "CALLOUT", "CATHETER", "CVD_MIN_DELTA_E", "ICE_LOOK", "ISOTHERM_STYLE",
-    "LESION_STYLE", "ORGAN_LOOK", "ORGAN_STYLE", "PROBE_ACTIVE", "PROBE_SHAFT", "RECEDE", "RECEDE_DARKEN", "TEXT", "hex_rgb",
-    "lighten", "mix", "recede",
+    "LESION_STYLE", "ORGAN_LOOK", "ORGAN_STYLE", "PROBE_ACTIVE", "PROBE_SHAFT", "RECEDE", "RECEDE_DARKEN",
+    "TEXT", "hex_rgb", "lighten", "mix", "recede",
 ]
 
 BACKGROUND = "#141b24"
@@ -52,9 +52,9 @@ ORGAN_STYLE: dict[str, tuple[str, float]] = {
     "gel": ("#5ed8dc", 0.35),
 }
 
-#: A known cancer (issue #17): a calm violet, distinct from the organs and from every isotherm colour (and
-#: not an alarming red), nearly opaque so it reads through the translucent gland.
-LESION_STYLE: tuple[str, float] = ("#9d86e0", 1.0)
+#: A known cancer (issue #17): a calm dusty violet, distinct from the organs and from every isotherm colour
+#: also under simulated colour-vision deficiencies (not an alarming red), nearly opaque.
+LESION_STYLE: tuple[str, float] = ("#9878a0", 1.0)
 
 #: Surface look of soft organs: ambient, diffuse, specular, specular power (VTK's Phong model). A little
 #: specular shows the shape of a curved surface without looking wet.

@@ -1,11 +1,16 @@
 """The one 3D renderer of cryoviz: stills, video frames and the consultation app all come from here.
 
-:class:`SceneRenderer` builds the PyVista scene once — organs, probes, the ultrasound probe, the warming
-catheter, the template grid, sensor markers, three isotherm shells and the 2D overlay — and
+:class:`SceneRenderer` builds the PyVista scene once — organs, instruments (:mod:`cryoviz.view.devices`),
+three isotherm shells, the section views (:mod:`cryoviz.view.section`), organ names
+(:mod:`cryoviz.view.labels`), the gap callout (:mod:`cryoviz.view.callout`) and the 2D overlay — and
 :meth:`SceneRenderer.apply` moves it to a :class:`~cryoviz.story.timeline.FrameState` in place: actor
-transforms,
-visibility, opacity, the shells' geometry (``copy_from``) and overlay text. Nothing is added per frame, so a
-frame is a pure function of the state and the options.
+transforms, visibility, colours, the shells' geometry (``copy_from``) and overlay text. Nothing is added per
+frame (section meshes are built once, on first use), so a frame is a pure function of state and options.
+
+The look: organs are opaque and lit with a little specular (the story fades an organ only below
+:data:`OPAQUE_FROM`), the bone is matte ivory and never see-through, the ice is glossy and translucent,
+cool white to blue, with the lethal zone deep indigo (:mod:`cryoviz.view.palette`). When the caption names
+an organ, the others fade toward the background.
 """
 
 from __future__ import annotations
@@ -14,34 +19,42 @@ import os
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # no X server here: go to EGL
 
-from pathlib import Path
-
 import numpy as np
 import pyvista as pv
-from vtkmodules.vtkRenderingCore import vtkActor2D
+from vtkmodules.vtkCommonDataModel import vtkPlane
 
-from cryoviz.view.overlay import Overlay, plain_text
+from cryoviz.view.callout import GapCallout
+from cryoviz.view.devices import Devices
+from cryoviz.view.labels import OrganLabels, organ_anchors
+from cryoviz.view.lesions import Lesions
+from cryoviz.view.overlay import Overlay, frame_unit, plain_text
 from cryoviz.view.palette import (
     BACKGROUND,
+    BONE_LOOK,
+    ICE_LOOK,
     ISOTHERM_STYLE,
-    LESION_STYLE,
+    ORGAN_LOOK,
     ORGAN_STYLE,
-    PROBE_ACTIVE,
-    PROBE_SHAFT,
+    hex_rgb,
+    lighten,
+    recede,
 )
+from cryoviz.view.section import SectionPlanes, ice_lookup_table, style_ice_mapper
 
-__all__ = ["SceneRenderer", "write_still"]
+__all__ = ["LABELLED_ORGANS", "LABEL_CHAPTERS", "OPAQUE_FROM", "VIEWS", "SceneRenderer"]
 
-_NEEDLE_LENGTH_MM = 140.0
-#: Organs named on screen, and the chapters that name them.
-LABELLED_ORGANS = ("prostate", "bladder", "rectum", "urethra", "sphincter", "seminal_vesicles",
-                   "neurovascular_bundles", "pubic_bone")
+#: Organs named on screen, in the order they keep their place when space runs out.
+LABELLED_ORGANS = ("prostate", "rectum", "urethra", "bladder", "sphincter", "neurovascular_bundles",
+                   "seminal_vesicles", "pubic_bone")
+#: Chapters that name every organ; the others name only the organ the caption is about.
 LABEL_CHAPTERS = ("anatomy", "spared")
+#: Views a renderer can be asked for ("story" follows the story's own section choice).
+VIEWS = ("story", "sagittal", "transverse")
+#: A story opacity at or above this draws the organ opaque (order-correct, and it shows its shape).
+OPAQUE_FROM = 0.5
 #: Depth-peeling passes of a still (a single picture can afford order-correct translucency).
 STILL_DEPTH_PEELS = 4
-#: Opacity of the lesion's copy drawn over the scene (seen through the gland and the ice).
-LESION_GHOST_OPACITY = 0.45
-
+_SEE_THROUGH = ("perineum", "gel")  # context volumes, always drawn at their own low opacity
 
 
 class SceneRenderer:
@@ -78,132 +91,65 @@ class SceneRenderer:
         self.result = story.result
         self._opts = {
             "organs_visible": {}, "cutaway": False, "isotherms_c": tuple(sorted(ISOTHERM_STYLE)),
-            "captions": captions, "clinician": False, "ultrasound": ultrasound,
-            "lesion_on_ultrasound": None,
+            "captions": captions, "clinician": False, "ultrasound": ultrasound, "view": "story",
+            "hold_camera": False, "lesion_on_ultrasound": None,
         }
         pl = pv.Plotter(off_screen=off_screen, window_size=self.size, lighting="light_kit")
         pl.set_background(BACKGROUND)
         # Depth peeling needs a single-sample framebuffer: with MSAA on, Mesa's EGL drops every translucent
-        # actor (seen with llvmpipe). FXAA smooths edges cheaply instead.
+        # actor (seen with llvmpipe).
         pl.ren_win.SetMultiSamples(0)
         if depth_peels > 0:
             pl.enable_depth_peeling(number_of_peels=int(depth_peels), occlusion_ratio=0.0)
         self.plotter = pl
         self._organ_actors: dict[str, pv.Actor] = {}
-        self._build_organs()
-        self._build_devices()
+        for name, mesh in self.anatomy.meshes().items():
+            self._organ_actors[name] = self._organ_actor(name, mesh, f"organ:{name}")
+        self.devices = Devices(pl, story, self.size)
+        self.lesions = Lesions(pl, story)
         self._build_isotherms()
-        self._build_sensors()
-        self._cut_plane = None
-        self._build_cutaway()
+        self.sections = SectionPlanes(self.anatomy, story.frame_centre_mm, story.frame_radius_mm)
+        self._section_actors: dict[str, dict[str, pv.Actor]] = {}
+        self._outlines: dict[tuple[str, str], pv.Actor] = {}
+        self._ice_mesh = pv.PolyData()
+        self._ice_actor = pl.add_mesh(pv.Sphere(radius=0.01), name="section:ice", pickable=False)
+        self._ice_actor.mapper.dataset = self._ice_mesh
+        style_ice_mapper(self._ice_actor.mapper)
+        self._ice_actor.prop.lighting = False
+        self._ice_actor.visibility = False
+        self._lut_levels = set(ISOTHERM_STYLE)
+        self._cut_plane = vtkPlane()
+        self._cut_targets = [a for n, a in self._organ_actors.items() if n != "urethra"]
         self.overlay = Overlay(pl.renderer, self.size)
-        self._build_labels()
+        self.labels = OrganLabels(pl.renderer, [n for n in LABELLED_ORGANS if n in self.anatomy.organs])
+        self._anchors_3d = organ_anchors(self.anatomy, self.labels.names)
+        self.callout = GapCallout(pl.renderer, story.gap)
+        self._label_lang = None
         self._us = None
         if ultrasound:
-            self._build_ultrasound()
+            from cryoviz.view.inset import UltrasoundInset
+
+            self._us = UltrasoundInset(pl.ren_win, self.size)
         self._iso_key: object = None
         self._state = None
+        self._view: str | None = None
         # the app's remote view resizes the window and renders without a new state: lay out on every render
         self._resize_tag = pl.renderer.AddObserver("StartEvent", self._follow_window_size)
 
     def _follow_window_size(self, *_args) -> None:
-        self.overlay.resize(tuple(self.plotter.ren_win.GetSize()))
+        size = tuple(self.plotter.ren_win.GetSize())
+        if size != self.overlay.size:
+            self.overlay.resize(size)
+            if self._state is not None:
+                self._apply_labels(self._state, self._view)
+                self._apply_callout(self._state, self._view)
 
     # ------------------------------------------------------------------ build (once)
-    def _build_organs(self) -> None:
-        for name, mesh in self.anatomy.meshes().items():
-            colour, opacity = ORGAN_STYLE.get(name, ("#cccccc", 0.6))
-            actor = self.plotter.add_mesh(mesh, color=colour, opacity=opacity, smooth_shading=True,
-                                          name=f"organ:{name}", specular=0.25, specular_power=20)
-            self._organ_actors[name] = actor
-        self._build_lesions()
-
-    def _build_lesions(self) -> None:
-        """The scene's lesions (known cancer), one calm shape each; toggled as the organ ``"lesion"``."""
-        from cryoviz.model.lesions import resolve_lesions
-
-        self._lesion_actors = []
-        scene = getattr(self.story, "scene", None)
-        if scene is None or not getattr(scene, "lesions", ()) or "prostate" not in self.anatomy.organs:
-            return
-        colour, opacity = LESION_STYLE
-        # a faint copy in a layer drawn over the scene (same camera), so a lesion deep in the gland or inside
-        # the ice still shows where it is; the solid one in the scene gives it depth where it is in view
-        from vtkmodules.vtkRenderingCore import vtkRenderer
-
-        ghost = vtkRenderer()
-        ghost.SetLayer(1)
-        ghost.InteractiveOff()
-        ghost.SetActiveCamera(self.plotter.renderer.GetActiveCamera())
-        rw = self.plotter.ren_win
-        rw.SetNumberOfLayers(max(rw.GetNumberOfLayers(), 2))
-        rw.AddRenderer(ghost)
-        self._lesion_ghost = ghost
-        for i, les in enumerate(resolve_lesions(scene, self.anatomy)):
-            surf = les.surface()
-            self._lesion_actors.append(self.plotter.add_mesh(
-                surf, color=colour, opacity=opacity, smooth_shading=True, name=f"lesion:{i}",
-                specular=0.15, specular_power=10, ambient=0.35))
-            faint = pv.Actor(mapper=pv.DataSetMapper(surf))
-            faint.prop.color = colour
-            faint.prop.opacity = LESION_GHOST_OPACITY
-            faint.prop.ambient = 0.6
-            ghost.AddActor(faint)
-            self._lesion_actors.append(faint)
-
-    def _build_devices(self) -> None:
-        from cryoviz.model.layout import probe_segment_mm
-        from cryoviz.model.probes import PROBE_CATALOGUE
-
-        self._probe_actors = []
-        for probe in self.story.probes:
-            kind = PROBE_CATALOGUE[probe.kind]
-            tip, _entry = probe_segment_mm(probe, self.anatomy, kind)
-            tip = np.asarray(tip, float)
-            r = kind.diameter_mm / 2.0
-            active = pv.Cylinder(center=tip - [0, 0, kind.active_length_mm / 2], direction=(0, 0, 1),
-                                 radius=r * 1.4, height=kind.active_length_mm, resolution=14)
-            shaft_len = _NEEDLE_LENGTH_MM - kind.active_length_mm
-            shaft = pv.Cylinder(center=tip - [0, 0, kind.active_length_mm + shaft_len / 2],
-                                direction=(0, 0, 1), radius=r, height=shaft_len, resolution=10)
-            a1 = self.plotter.add_mesh(active, color=PROBE_ACTIVE, name=f"probe:{probe.name}:active",
-                                       smooth_shading=True)
-            a2 = self.plotter.add_mesh(shaft, color=PROBE_SHAFT, name=f"probe:{probe.name}:shaft",
-                                       specular=0.6, smooth_shading=True)
-            self._probe_actors.append((probe, a1, a2))
-        lm = self.anatomy.landmarks
-        self._trus = None
-        if "rectum" in self.anatomy.organs:
-            # transrectal ultrasound probe: a rod in the rectal lumen, sliding in along +z
-            length = 120.0
-            self._trus_tip_z = lm.base_z_mm + 10.0
-            centre = (lm.rectum_axis_x_mm, lm.rectum_axis_y_mm, self._trus_tip_z - length / 2)
-            trus = pv.Cylinder(center=centre,
-                               direction=(0, 0, 1), radius=lm.rectum_inner_radius_mm * 0.85, height=length,
-                               resolution=30)
-            self._trus = self.plotter.add_mesh(trus, color="#5a6470", name="trus", smooth_shading=True)
-            self._trus_length = length
-        # warming catheter along the urethra
-        if "urethra" in self.anatomy.organs:
-            line = pv.Spline(self.anatomy.urethra_centreline_mm(60), 120)
-            cath = line.tube(radius=lm.urethra_radius_mm * 0.8, n_sides=16)
-            self._catheter = self.plotter.add_mesh(cath, color="#ffb000", name="catheter",
-                                                   smooth_shading=True)
-        else:
-            self._catheter = None
-        # template grid: dots at the holes, a little below the skin
-        from cryoviz.model.template import all_holes, hole_to_xy_mm
-
-        skin_z = lm.skin_z_mm
-        xy = np.array([hole_to_xy_mm(h) for h in all_holes()])
-        pts = np.column_stack([xy, np.full(len(xy), skin_z - 12.0)])
-        plate = pv.Box(bounds=(xy[:, 0].min() - 6, xy[:, 0].max() + 6, xy[:, 1].min() - 6,
-                               xy[:, 1].max() + 6, skin_z - 14.0, skin_z - 13.0))
-        self._template = [
-            self.plotter.add_mesh(plate, color="#dfe7ee", opacity=0.25, name="template:plate"),
-            self.plotter.add_mesh(pv.PolyData(pts), color="#ffffff", point_size=max(2, self.size[1] // 240),
-                                  render_points_as_spheres=False, name="template:holes"),
-        ]
+    def _organ_actor(self, name: str, mesh, actor_name: str):
+        colour, opacity = ORGAN_STYLE.get(name, ("#cccccc", 0.6))
+        look = BONE_LOOK if name == "pubic_bone" else ORGAN_LOOK
+        return self.plotter.add_mesh(mesh, color=colour, opacity=opacity, smooth_shading=True,
+                                     name=actor_name, **look)
 
     def _build_isotherms(self) -> None:
         g = self.result.grid
@@ -218,134 +164,38 @@ class SceneRenderer:
         for level, (colour, opacity) in sorted(ISOTHERM_STYLE.items()):
             mesh = pv.PolyData()
             actor = self.plotter.add_mesh(pv.Sphere(radius=0.01), color=colour, opacity=opacity,
-                                          smooth_shading=True, name=f"isotherm:{level:g}")
+                                          smooth_shading=True, name=f"isotherm:{level:g}", **ICE_LOOK)
             actor.mapper.dataset = mesh
             self._shells[level] = (mesh, actor)
 
-    def _build_sensors(self) -> None:
-        sensors = self.story.sensor_positions_mm
-        self._sensor_names = list(sensors)
-        if sensors:
-            pts = pv.PolyData(np.array([sensors[n] for n in self._sensor_names], float))
-            pts.point_data["temp_c"] = np.full(len(self._sensor_names), 37.0)
-            self._sensor_pts = pts
-            self._sensor_actor = self.plotter.add_mesh(
-                pts.glyph(geom=pv.Sphere(radius=1.6), scale=False, orient=False), scalars="temp_c",
-                cmap="coolwarm", clim=(-40, 40), show_scalar_bar=False, name="sensors")
-        else:
-            self._sensor_actor = None
-
-    def _build_labels(self) -> None:
-        """Organ names beside the organs (shown in the anatomy and "what was spared" chapters)."""
-        from vtkmodules.vtkCommonCore import vtkStringArray
-        from vtkmodules.vtkRenderingLabel import vtkLabeledDataMapper
-
-        from cryoviz.view.overlay import text_property
-
-        names = [n for n in LABELLED_ORGANS if n in self.anatomy.organs]
-        anchors = []
-        for name in names:
-            c = np.array(self.anatomy.mesh(name).center, float)
-            if name == "urethra":  # the membranous part below the apex is where the tube shows alone
-                c = self.anatomy.urethra_centreline_mm(20)[-3]
-            elif name == "neurovascular_bundles":  # the mesh centre falls between the two bundles
-                pts = self.anatomy.mesh(name).points
-                c = pts[np.argmax(pts[:, 0])]
-            anchors.append(c)
-        self._label_names = names
-        self._label_poly = pv.PolyData(np.array(anchors, float) if anchors else np.zeros((0, 3)))
-        self._label_text = vtkStringArray()
-        self._label_text.SetName("label")
-        self._label_text.SetNumberOfValues(len(names))
-        self._label_poly.GetPointData().AddArray(self._label_text)
-        mapper = vtkLabeledDataMapper()
-        mapper.SetInputData(self._label_poly)
-        mapper.SetLabelModeToLabelFieldData()
-        mapper.SetFieldDataName("label")
-        mapper.SetLabelTextProperty(text_property(max(int(17 * self.size[1] / 720), 7), background=0.55))
-        self._labels = vtkActor2D()
-        self._labels.SetMapper(mapper)
-        self.plotter.renderer.AddViewProp(self._labels)
-        self._label_lang = None
-
-    def _apply_labels(self, state) -> None:
-        show = state.chapter is not None and state.chapter.id in LABEL_CHAPTERS and not state.card
-        self._labels.SetVisibility(bool(show and self._label_names))
-        if self.story.lang != self._label_lang:
-            organs = self.story.text.get("organs", {})
-            for i, name in enumerate(self._label_names):
-                self._label_text.SetValue(i, plain_text(organs.get(name, name)))
-            self._label_text.Modified()
-            self._label_poly.Modified()
-            self._label_lang = self.story.lang
-
-    def _build_cutaway(self) -> None:
-        import vtkmodules.vtkCommonDataModel as dm
-
-        self._cut_plane = dm.vtkPlane()
-        self._cut_targets = [a for n, a in self._organ_actors.items() if n not in ("urethra",)]
-
-    def _build_ultrasound(self) -> None:
-        from cryoviz.view.inset import UltrasoundInset
-
-        self._us = UltrasoundInset(self.plotter.ren_win, self.size)
-
-    def _apply_ultrasound(self, state) -> None:
-        if self._us is None:
-            return
-        us_s = getattr(state, "ultrasound_s", None)
-        if us_s is None or "rectum" not in self.anatomy.organs:  # the ultrasound probe is not in: dark
-            self._us.show(None)
-            return
-        from cryoviz.story.ultrasound import ultrasound_frame
-
-        t = max(float(us_s), 0.0)
-        depths = tuple(float(state.probe_depths_mm.get(p.name, 0.0)) for p in self.result.probes)
-        mask = self._us_lesion_mask()
-        key = (round(t, 3), depths, self.story.lang, mask is not None)  # labels in the story's language
-        if self._us.shows(key):  # same picture: only make sure the inset is drawn
-            self._us.reveal()
-            return
-        n = self._us.size_px
-        # a lesion shown on ultrasound is looked at in its own sagittal plane (the probe is turned to it)
-        plane_x = None if mask is None else self._us_plane_x
-        img = ultrasound_frame(self.anatomy, self.result, t, plane="sagittal", size_px=(n, n),
-                               inserted_mm=depths, words=self.story.text.get("ultrasound"),
-                               lesion_mask=mask, position_mm=plane_x)
-        self._us.show(img, key)
-
-    def _us_lesion_mask(self):
-        """Voxels of the lesions the ultrasound shows: those the scene marks visible on ultrasound, or all /
-        none when the clinician option ``lesion_on_ultrasound`` says so; None when there are none."""
-        scene = getattr(self.story, "scene", None)
-        if scene is None or not getattr(scene, "lesions", ()):
-            return None
-        choice = self._opts["lesion_on_ultrasound"]
-        if choice is False:
-            return None
-        key = bool(choice)
-        cached = getattr(self, "_us_mask_cache", {})
-        if key not in cached:
-            from cryoviz.model.lesions import resolve_lesions
-            from cryoviz.physics.lesion_metrics import lesion_masks
-
-            placed = [p for p in resolve_lesions(scene, self.anatomy)
-                      if choice or p.lesion.visible_on_ultrasound]
-            masks = lesion_masks(self.result.grid, placed) if placed else []
-            cached[key] = np.logical_or.reduce(masks) if masks else None
-            self._us_plane_x = float(placed[0].centre_mm[0]) if placed else None
-            self._us_mask_cache = cached
-        return cached[key]
+    def _section_organs(self, view: str) -> dict[str, pv.Actor]:
+        """Organ -> capped actor of ``view`` (built on first use, with the cut face's outline)."""
+        if view not in self._section_actors:
+            actors = {}
+            for name, mesh in self.sections.capped(view).items():
+                a = self._organ_actor(name, mesh, f"section:{view}:{name}")
+                a.visibility = False
+                actors[name] = a
+                line = self.sections.outline(view, name) if name not in _SEE_THROUGH else None
+                if line is not None:
+                    o = self.plotter.add_mesh(line, color=ORGAN_STYLE[name][0], lighting=False,
+                                              name=f"outline:{view}:{name}",
+                                              line_width=max(2.0, 3.0 * frame_unit(self.size)))
+                    o.visibility = False
+                    self._outlines[(view, name)] = o
+            self._section_actors[view] = actors
+        return self._section_actors[view]
 
     # ------------------------------------------------------------------ options (app / video)
     def set_options(self, *, organs_visible: dict[str, bool] | None = None, cutaway: bool | None = None,
                     isotherms_c: tuple[float, ...] | None = None, captions: bool | None = None,
-                    lang: str | None = None, clinician: bool | None = None,
-                    lesion_on_ultrasound: bool | None = None) -> None:
+                    lang: str | None = None, clinician: bool | None = None, view: str | None = None,
+                    hold_camera: bool | None = None, lesion_on_ultrasound: bool | None = None) -> None:
         """Change viewing options; they apply at the next :meth:`apply`.
 
-        ``lesion_on_ultrasound``: show every lesion on the ultrasound (True) or none (False); by default
-        (never set) only those the scene marks ``visible_on_ultrasound``.
+        ``view`` is one of :data:`VIEWS`; ``hold_camera`` leaves the camera where the viewer put it
+        (the app, after the doctor rotates or zooms); ``lesion_on_ultrasound`` shows every lesion on the
+        ultrasound (True) or none (False); by default (never set) those the scene marks visible on it.
         """
         if organs_visible is not None:
             self._opts["organs_visible"] = dict(organs_visible)
@@ -357,60 +207,85 @@ class SceneRenderer:
             self._opts["captions"] = bool(captions)
         if clinician is not None:
             self._opts["clinician"] = bool(clinician)
+        if view is not None:
+            if view not in VIEWS:
+                raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+            self._opts["view"] = view
+        if hold_camera is not None:
+            self._opts["hold_camera"] = bool(hold_camera)
         if lesion_on_ultrasound is not None:
             self._opts["lesion_on_ultrasound"] = bool(lesion_on_ultrasound)
         if lang is not None and lang != self.story.lang:
             self.story = self.story.with_language(lang)
 
+    def view_of(self, state) -> str | None:
+        """The section drawn for ``state`` under the current options (None: the whole 3D scene)."""
+        v = self._opts["view"]
+        return state.section if v == "story" else v
+
     # ------------------------------------------------------------------ per frame (in place)
     def apply(self, state) -> None:
         """Move every actor to ``state`` (in place) — the picture is a function of state and options."""
         self._state = state
-        self._apply_organs(state)
-        self._apply_devices(state)
-        self._apply_isotherms(state)
-        self._apply_sensors(state)
-        self._apply_camera(state)
+        view = self._view = self.view_of(state)
+        self._apply_organs(state, view)
+        self.devices.apply(state)
+        self._apply_clipping(view)
+        self._apply_isotherms(state, view)
+        self._apply_camera(state, view)
         self._apply_overlay(state)
-        self._apply_labels(state)
+        self._apply_labels(state, view)
+        self._apply_callout(state, view)
         self._apply_ultrasound(state)
 
-    def _apply_organs(self, state) -> None:
+    def _apply_organs(self, state, view: str | None) -> None:
         visible = self._opts["organs_visible"]
         opac = state.organ_opacity
+        section = self._section_organs(view) if view else {}
+        for v, actors in self._section_actors.items():
+            if v != view:
+                for a in actors.values():
+                    a.visibility = False
+        for (v, _n), a in self._outlines.items():
+            if v != view:
+                a.visibility = False
         for name, actor in self._organ_actors.items():
-            base = ORGAN_STYLE.get(name, ("#cccccc", 0.6))[1]
+            colour, base = ORGAN_STYLE.get(name, ("#cccccc", 0.6))
             op = float(opac.get(name, base))
-            actor.visibility = bool(visible.get(name, True)) and op > 0.01
-            actor.prop.opacity = min(max(op, 0.0), 1.0)
-        for actor in self._lesion_actors:
-            actor.visibility = bool(visible.get("lesion", True))
-        cut = self._opts["cutaway"]
+            shown = bool(visible.get(name, True)) and op > 0.01
+            if name in _SEE_THROUGH:
+                drawn = min(op, base)
+            elif view or name == "pubic_bone" or op >= OPAQUE_FROM:
+                drawn = 1.0  # cut organs are solid; bone is never see-through
+            else:
+                drawn = op
+            faded = state.focus is not None and name != state.focus
+            rgb = recede(colour) if faded else hex_rgb(colour)
+            outline = self._outlines.get((view, name)) if view else None
+            for a, on in ((actor, shown and not view), (section.get(name), shown and bool(view)),
+                          (outline, shown)):
+                if a is None:
+                    continue
+                a.visibility = on
+                a.prop.opacity = min(max(drawn, 0.0), 1.0)
+                a.prop.color = rgb
+            if outline is not None:
+                outline.prop.color = lighten(colour, 0.35) if not faded else recede(colour)
+        self.lesions.apply(visible.get("lesion", True))
+        cut = self._opts["cutaway"] and not view
         for actor in self._cut_targets:
-            mapper = actor.mapper
-            mapper.RemoveAllClippingPlanes()
+            actor.mapper.RemoveAllClippingPlanes()
             if cut:
-                mapper.AddClippingPlane(self._cut_plane)
+                actor.mapper.AddClippingPlane(self._cut_plane)
 
-    def _apply_devices(self, state) -> None:
-        depths = state.probe_depths_mm
-        for probe, a1, a2 in self._probe_actors:
-            d = float(depths.get(probe.name, 0.0))
-            shift = float(d) - float(probe.depth_mm)
-            vis = d > 0.0
-            for a in (a1, a2):
-                a.position = (0.0, 0.0, shift)
-                a.visibility = vis
-        if self._trus is not None:
-            trus_in = float(state.trus_in)
-            self._trus.position = (0.0, 0.0, -(1.0 - trus_in) * self._trus_length)
-            self._trus.visibility = trus_in > 0.0
-        if self._catheter is not None:
-            self._catheter.visibility = float(state.catheter_in) > 0.0
-        for a in self._template:
-            a.visibility = bool(state.show_template)
+    def _apply_clipping(self, view: str | None) -> None:
+        plane = self.sections.set_clip(view) if view else None
+        for actor in [*self.devices.actors(), *(a for _m, a in self._shells.values())]:
+            actor.mapper.RemoveAllClippingPlanes()
+            if plane is not None:
+                actor.mapper.AddClippingPlane(plane)
 
-    def _apply_isotherms(self, state) -> None:
+    def _apply_isotherms(self, state, view: str | None) -> None:
         t = state.isotherm_time_s
         coldest = bool(state.show_coldest)
         shown = set(state.isotherms_c) & set(self._opts["isotherms_c"])
@@ -428,21 +303,27 @@ class SceneRenderer:
                     surf = self._field.contour([level], scalars="T", compute_normals=True,
                                                compute_scalars=False)
                     mesh.copy_from(surf)
+            self._ice_key = None
         for level, (mesh, actor) in self._shells.items():
             actor.visibility = level in shown and mesh.n_points > 0
+        ice = bool(view) and t is not None and bool(shown)
+        if ice and self._lut_levels != shown:
+            ice_lookup_table(shown, self._ice_actor.mapper.GetLookupTable())
+            self._lut_levels = shown
+        if ice and getattr(self, "_ice_key", None) != (key, view):
+            self._ice_mesh.copy_from(self.sections.ice_slice(self._field, view))
+            self._ice_key = (key, view)
+        self._ice_actor.visibility = ice and self._ice_mesh.n_points > 0
 
-    def _apply_sensors(self, state) -> None:
-        if self._sensor_actor is None:
+    def _apply_camera(self, state, view: str | None) -> None:
+        if self._opts["hold_camera"]:
+            self.plotter.renderer.ResetCameraClippingRange()
             return
-        temps = state.sensor_temps_c
-        vals = np.array([float(temps.get(n, 37.0)) for n in self._sensor_names])
-        glyph_ds = self._sensor_actor.mapper.dataset
-        per = glyph_ds.n_points // max(len(vals), 1)
-        glyph_ds.point_data["temp_c"] = np.repeat(vals, per)
-        self._sensor_actor.visibility = bool(state.show_sensors)
-
-    def _apply_camera(self, state) -> None:
         c = state.camera
+        if view is not None and view != state.section:
+            from cryoviz.story.camera import section_pose
+
+            c = section_pose(view, self.story.frame_centre_mm, self.story.frame_radius_mm).camera()
         cam = self.plotter.camera
         cam.position = tuple(c.position)
         cam.focal_point = tuple(c.focal_point)
@@ -458,25 +339,53 @@ class SceneRenderer:
 
     def _apply_overlay(self, state) -> None:
         self.overlay.resize(tuple(self.plotter.window_size))
-        shown = set(state.isotherms_c) & set(self._opts["isotherms_c"])
-        legend = [(level, label) for level, label in state.legend if level in shown]
-        chapter = state.chapter
-        self.overlay.update(
-            caption=(state.caption or "") if self._opts["captions"] else "",
-            title=f"{chapter.index} · {chapter.title}" if chapter is not None else "",
-            clock=state.clock_text,
-            readouts="\n".join(state.sensor_readouts) if state.show_sensors else "",
-            disclaimer=state.disclaimer,
-            legend=legend,
-            show_legend=bool(legend) and state.isotherm_time_s is not None,
-            card=state.card,
-            card_sub=state.card_sub or "",
-        )
+        self.overlay.show_state(state, self._opts["isotherms_c"], captions=self._opts["captions"])
+
+    def _apply_labels(self, state, view: str | None) -> None:
+        if self.story.lang != self._label_lang:
+            organs = self.story.text.get("organs", {})
+            self.labels.set_texts({n: plain_text(organs.get(n, n)) for n in self.labels.names})
+            self._label_lang = self.story.lang
+        all_names = state.chapter is not None and state.chapter.id in LABEL_CHAPTERS
+        if state.card or not (all_names or state.focus):
+            self.labels.hide()
+            return
+        anchors = {}
+        for name in self.labels.names:
+            actor = (self._section_actors[view].get(name) if view else self._organ_actors.get(name))
+            if actor is None or not actor.visibility or not (all_names or name == state.focus):
+                continue
+            p = self.sections.face_anchor(view, name) if view else self._anchors_3d[name]
+            if p is not None:
+                anchors[name] = p
+        size = tuple(self.plotter.window_size)
+        left = self.overlay.margin
+        if self._us is not None and self._us.renderer.GetDraw():
+            left = self._us.renderer.GetViewport()[2] * size[0] + self.overlay.margin
+        self.labels.layout(anchors, size, self.overlay.free_band(), (left, size[0] - self.overlay.margin),
+                           focus=state.focus)
+
+    def _apply_callout(self, state, view: str | None) -> None:
+        figure = self.story.values.get("rectum_gap_mm")
+        if not state.callout or state.card or figure is None or "rectum" not in self.anatomy.organs:
+            self.callout.hide()
+            return
+        self.callout.show(f"{figure} mm", tuple(self.plotter.window_size))
+
+    def _apply_ultrasound(self, state) -> None:
+        if self._us is not None:
+            self._us.follow(state, self.story, self._us_lesions())
 
     # ------------------------------------------------------------------ output
-    def render(self) -> None:
-        """Render the current state."""
-        self.plotter.render()
+    def _us_lesions(self) -> tuple:
+        from cryoviz.view.inset import lesion_mask
+
+        cache = self.__dict__.setdefault("_usm", {})
+        return lesion_mask(self.story, self._opts["lesion_on_ultrasound"], cache)
+
+    def _us_lesion_mask(self):
+        """Voxels of the lesions the ultrasound shows now, or None (see :func:`.inset.lesion_mask`)."""
+        return self._us_lesions()[0]
 
     def image(self) -> np.ndarray:
         """Render and return the picture as an (H, W, 3) uint8 array."""
@@ -486,52 +395,3 @@ class SceneRenderer:
     def close(self) -> None:
         """Release the render window."""
         self.plotter.close()
-
-
-def write_still(scene_path, out_png, *, time_s: float | None = None, chapter: str | None = None,
-                size: tuple[int, int] = (1280, 720), lang: str | None = None) -> None:
-    """Write one frame of a scene's story as PNG (atomically).
-
-    Parameters
-    ----------
-    scene_path : path-like
-        Scene TOML file.
-    out_png : path-like
-        Output PNG path.
-    time_s : float, optional
-        Story time in seconds (clamped to the story).
-    chapter : str, optional
-        Chapter id or number; the frame is taken where the chapter's main action is shown.
-    size : tuple of int
-        (width, height) in pixels.
-    lang : str, optional
-        Language of the caption.
-    """
-    import imageio.v3 as iio
-
-    from cryoviz.core.errors import InputError
-    from cryoviz.core.files import atomic_path, check_writable_target
-    from cryoviz.story.session import check_lang, load_story
-
-    check_lang(lang)
-    out_png = check_writable_target(Path(out_png), "-o")
-    story = load_story(scene_path, lang=lang)
-    if chapter is not None:
-        t = story.chapter_time(chapter)
-        if t is None:
-            ids = ", ".join(c.id for c in story.chapters)
-            raise InputError.one("argument", "--chapter", "unknown chapter",
-                                 f"{ids} or 1-{len(story.chapters)}", chapter)
-    else:
-        if time_s is None or not np.isfinite(time_s) or time_s < 0:
-            raise InputError.one("argument", "--time", "not a time in the story",
-                                 f"0 to {story.duration_s:.0f} s", str(time_s))
-        t = min(float(time_s), story.duration_s)
-    renderer = SceneRenderer(story, size, depth_peels=STILL_DEPTH_PEELS, shell_mm=None)
-    try:
-        renderer.apply(story.state_at(t))
-        img = renderer.image()
-    finally:
-        renderer.close()
-    with atomic_path(out_png) as tmp:
-        iio.imwrite(tmp, img, extension=".png")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from colorspacious import cspace_convert, deltaE
 
-from cryoviz.view.palette import CVD_MIN_DELTA_E, ISOTHERM_STYLE, ORGAN_STYLE, hex_rgb
+from cryoviz.view.palette import CVD_MIN_DELTA_E, ISOTHERM_STYLE, LESION_STYLE, ORGAN_STYLE, hex_rgb
 
 COLOURS = {**{f"organ:{k}": v[0] for k, v in ORGAN_STYLE.items()},
-           **{f"isotherm:{k:g}": v[0] for k, v in ISOTHERM_STYLE.items()}}
+           **{f"isotherm:{k:g}": v[0] for k, v in ISOTHERM_STYLE.items()}, "lesion": LESION_STYLE[0]}
 VISIONS = {
     "normal": None,
     "deuteranomaly": {"name": "sRGB1+CVD", "cvd_type": "deuteranomaly", "severity": 100},

@@ -28,7 +28,7 @@ def test_lesion_is_drawn_and_its_toggle_changes_pixels(story):
     state = story.state_at(ch.end_s - 0.5)
     r = SceneRenderer(story, SIZE)
     try:
-        assert len(r._lesion_actors) == 2  # the solid lesion and its faint copy over the scene
+        assert len(r.lesions.actors) == 2  # the solid lesion and its faint copy over the scene
         r.apply(state)
         shown = r.image()
         r.set_options(organs_visible={"lesion": False})

@@ -62,6 +62,22 @@ class GapCallout:
         #: display (x0, y0, x1, y1) of the two ends when shown, else None
         self.ends_px: tuple[float, float, float, float] | None = None
 
+    def box_px(self, gap) -> tuple[float, float, float, float] | None:
+        """Display box around the line of ``gap`` and its figure for the current camera (None for no
+        gap)."""
+        if gap is None:
+            return None
+        margin = 1.6 * self.text.GetTextProperty().GetFontSize()
+        coord = vtkCoordinate()
+        coord.SetCoordinateSystemToWorld()
+        xs, ys = [], []
+        for p in (gap.ice_mm, gap.wall_mm):
+            coord.SetValue(*(float(v) for v in p))
+            x, y = coord.GetComputedDoubleDisplayValue(self.renderer)
+            xs.append(x)
+            ys.append(y)
+        return (min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin)
+
     def hide(self) -> None:
         """Draw no callout."""
         for a in (self._halo, self._line, self.text):

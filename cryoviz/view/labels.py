@@ -34,6 +34,12 @@ _PAD = 3  # px of box padding around the text
 _GAP = 4  # px between two boxes of a column
 
 
+def _crosses(ax: float, ay: float, column_x: float, box) -> bool:
+    """Whether a leader line from an anchor (ax, ay) run level to ``column_x`` passes through ``box``."""
+    x0, y0, x1, y1 = box
+    return y0 <= ay <= y1 and min(ax, column_x) <= x1 and max(ax, column_x) >= x0
+
+
 def organ_anchors(anatomy, names) -> dict[str, np.ndarray]:
     """Where each organ's leader line points in the whole 3D scene (world mm)."""
     out = {}
@@ -144,7 +150,7 @@ class OrganLabels:
         self.boxes = {}
 
     def layout(self, anchors: dict[str, np.ndarray], size: tuple[int, int], band: tuple[float, float],
-               columns: tuple[float, float], focus: str | None = None) -> None:
+               columns: tuple[float, float], focus: str | None = None, avoid=None) -> None:
         """Place the names of the organs in ``anchors`` (world points on the organs) in the window.
 
         Parameters
@@ -159,6 +165,9 @@ class OrganLabels:
             Left edge of the left column and right edge of the right column, display x.
         focus : str, optional
             The organ the caption names: drawn bold, and kept first when space runs out.
+        avoid : tuple of float, optional
+            Display box (x0, y0, x1, y1) leader lines should not cross (the gap callout): a name whose
+            line would cross it goes to the other column when it fits there.
         """
         w, h = size
         px = self.font_px(size)
@@ -184,6 +193,9 @@ class OrganLabels:
         sides: dict[str, list] = {"left": [], "right": []}
         for it in order:  # priority order: a name that fits nowhere is the least important one
             first = "left" if it[1] < mid else "right"
+            edge = columns[0] if first == "left" else columns[1]
+            if avoid is not None and _crosses(it[1], it[5], edge, avoid):
+                first = "right" if first == "left" else "left"
             for side in (first, "right" if first == "left" else "left"):
                 trial = sorted(sides[side] + [it], key=lambda v: (-v[2], -v[5]))
                 if pack_column([v[2] for v in trial], [v[4] for v in trial], *band) is not None:

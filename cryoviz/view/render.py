@@ -363,7 +363,8 @@ class SceneRenderer:
         if self._us is not None and self._us.renderer.GetDraw():
             left = self._us.renderer.GetViewport()[2] * size[0] + self.overlay.margin
         self.labels.layout(anchors, size, self.overlay.free_band(), (left, size[0] - self.overlay.margin),
-                           focus=state.focus)
+                           focus=state.focus,
+                           avoid=self.callout.box_px(self.story.gap if state.callout else None))
 
     def _apply_callout(self, state, view: str | None) -> None:
         figure = self.story.values.get("rectum_gap_mm")

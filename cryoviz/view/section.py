@@ -145,7 +145,15 @@ class SectionPlanes:
         if not len(on):
             return None
         near = on[np.linalg.norm(on - self.centre, axis=1) <= 1.5 * self.radius]  # long organs: the part
-        return (near if len(near) else on).mean(axis=0)  # beside the gland, not their far ends
+        near = near if len(near) else on  # beside the gland, not their far ends
+        if name == "neurovascular_bundles" and (near[:, 0] < self.centre[0]).any():
+            near = near[near[:, 0] < self.centre[0]]  # two bundles: point at the patient's right one
+        mid = near.mean(axis=0)
+        if name == "prostate" and "urethra" in self.anatomy.organs:
+            # the urethra runs through the middle of the gland: point between it and the gland's front edge
+            front = near[np.argmin(near[:, 1])]
+            mid = 0.5 * (mid + front)
+        return mid
 
     def ice_slice(self, field: pv.ImageData, view: str) -> pv.PolyData:
         """The thermal field ``field`` (point array ``T``) cut by ``view``'s plane, lifted toward the

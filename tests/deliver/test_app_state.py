@@ -313,12 +313,15 @@ def test_organ_toggle_removes_that_organ(app):
 
 
 def test_cutaway_and_isotherm_toggles_change_the_picture(app):
+    probes = next(c for c in app.state.chapters if c["id"] == "probes")   # a 3D chapter: the freeze
+    _set(app, t_s=probes["end_s"] - 1.0)                                   # chapters are already cut open
+    before = _image(app)
+    _set(app, cutaway=True)
+    assert _changed(before, _image(app)) > 0.005
+    _set(app, cutaway=False)
     freeze = next(c for c in app.state.chapters if c["id"] == "freeze1")
     _set(app, t_s=freeze["end_s"] - 1.0)
     base = _image(app)
-    _set(app, cutaway=True)
-    assert _changed(base, _image(app)) > 0.005
-    _set(app, cutaway=False)
     _set(app, iso_0=False, iso_m20=False, iso_m40=False)
     assert app.renderer._opts["isotherms_c"] == ()
     assert _changed(base, _image(app)) > 0.005

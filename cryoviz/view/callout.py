@@ -2,8 +2,8 @@
 
 Drawn in the 2D overlay (so nothing hides it) between the screen positions of the two ends of
 :attr:`cryoviz.story.timeline.Story.gap`, with a bar across each end like a dimension line on a drawing, and
-the figure the caption quotes (``Story.values["rectum_gap_mm"]``, rounded down as the caption rounds it)
-beside its middle.
+the figure the caption quotes (:func:`gap_figure`, rounded down as the caption rounds it) beside its
+middle.
 """
 
 from __future__ import annotations
@@ -21,10 +21,22 @@ from vtkmodules.vtkRenderingCore import (
 from cryoviz.view.overlay import text_property
 from cryoviz.view.palette import CALLOUT, hex_rgb
 
-__all__ = ["CALLOUT_FONT_PX", "GapCallout"]
+__all__ = ["CALLOUT_FONT_PX", "GapCallout", "gap_figure"]
 
 #: Font size of the callout's figure at a 720-pixel-high frame, and its smallest size.
 CALLOUT_FONT_PX = (24, 14)
+
+
+def gap_figure(story) -> str | None:
+    """The gap as the story's caption writes it ("8", "0.6"; rounded down so "stayed X mm away" is true),
+    from the rectal wall's finding, or None when the story has no gap figure."""
+    from cryoviz.story.captions import finding_values
+
+    for f in getattr(story, "findings", ()):
+        if f.structure == "rectal_wall":
+            kind = next(iter(story.text["targets"]))  # only the target's own words depend on it
+            return finding_values(f, story.text, story.lang, kind).get("gap_mm")
+    return None
 
 
 class GapCallout:

@@ -23,7 +23,7 @@ import numpy as np
 import pyvista as pv
 from vtkmodules.vtkCommonDataModel import vtkPlane
 
-from cryoviz.view.callout import GapCallout
+from cryoviz.view.callout import GapCallout, gap_figure
 from cryoviz.view.devices import Devices
 from cryoviz.view.labels import OrganLabels, organ_anchors
 from cryoviz.view.lesions import Lesions
@@ -367,11 +367,12 @@ class SceneRenderer:
                            avoid=self.callout.box_px(self.story.gap if state.callout else None))
 
     def _apply_callout(self, state, view: str | None) -> None:
-        figure = self.story.values.get("rectum_gap_mm")
+        figure = gap_figure(self.story)
         if not state.callout or state.card or figure is None or "rectum" not in self.anatomy.organs:
             self.callout.hide()
             return
-        self.callout.show(f"{figure} mm", tuple(self.plotter.window_size))
+        words = self.story.text.get("callout", {}).get("gap", "{gap} mm")
+        self.callout.show(plain_text(words.format(gap=figure)), tuple(self.plotter.window_size))
 
     def _apply_ultrasound(self, state) -> None:
         if self._us is not None:

@@ -8,6 +8,7 @@ import pytest
 from vtkmodules.vtkRenderingCore import vtkCoordinate
 
 from cryoviz.story.session import load_story
+from cryoviz.view.callout import gap_figure
 from cryoviz.view.palette import BACKGROUND, ISOTHERM_STYLE, ORGAN_STYLE, hex_rgb, recede
 from cryoviz.view.render import SceneRenderer
 
@@ -46,7 +47,7 @@ def _warm_gland_point(story, plane_x):
 @pytest.mark.parametrize("view", ["sagittal", "transverse"])
 def test_spared_section_shows_gland_ice_rectal_wall_and_the_callout(story, view):
     state = story.state_at(story.chapter_time("spared"))
-    assert state.section == "sagittal" and state.callout and state.focus == "rectum"
+    assert state.section == "sagittal" and state.callout
     r = SceneRenderer(story, SIZE)
     try:
         r.set_options(view=view)
@@ -58,10 +59,15 @@ def test_spared_section_shows_gland_ice_rectal_wall_and_the_callout(story, view)
         origin, normal = r.sections.planes[view]
         on_plane = lambda p: p - ((p - origin) @ normal) * normal  # noqa: E731
         lethal = np.asarray(hex_rgb(ISOTHERM_STYLE[-40.0][0]))
+
+        def drawn(organ):  # organs the caption does not name recede
+            c = ORGAN_STYLE[organ][0]
+            return recede(c) if state.focus not in (None, organ) else hex_rgb(c)
+
         colours = {
-            "gland": recede(ORGAN_STYLE["prostate"][0]),   # the caption names the rectum: the gland recedes
-            "rectal wall": hex_rgb(ORGAN_STYLE["rectum"][0]),
-            "lethal ice": 0.92 * lethal + 0.08 * np.asarray(recede(ORGAN_STYLE["prostate"][0])),
+            "gland": drawn("prostate"),
+            "rectal wall": drawn("rectum"),
+            "lethal ice": 0.92 * lethal + 0.08 * np.asarray(drawn("prostate")),
             "background": hex_rgb(BACKGROUND),
             "callout": (1.0, 1.0, 1.0),
         }
@@ -74,7 +80,9 @@ def test_spared_section_shows_gland_ice_rectal_wall_and_the_callout(story, view)
         assert np.hypot(x1 - x0, y1 - y0) > 10
         mid = img[SIZE[1] - 1 - round(0.5 * (y0 + y1)), round(0.5 * (x0 + x1))]
         assert mid.min() > 200
-        assert r.callout.text.GetInput() == f"{story.values['rectum_gap_mm']} mm"
+        metric = story.result.metrics["organs"]["rectum_wall"]["min_distance_to_minus40_mm"]
+        assert gap_figure(story) == f"{int(metric)}"  # rounded down, as the captions round it
+        assert r.callout.text.GetInput() == f"{gap_figure(story)} mm to the -40 °C ice"
         assert r.callout.text.GetVisibility()
     finally:
         r.close()

@@ -38,7 +38,8 @@ _CSS = """
 .cv-disclaimer { font-size: 1rem; font-weight: 600; width: 100%; text-align: center; }
 .cv-us img { width: 100%; image-rendering: auto; background: #000; }
 .cv-small { font-size: .85rem; }
-.cv-nowrap, .cv-nowrap label { white-space: nowrap; }
+.cv-nowrap, .cv-nowrap label, .cv-nowrap .v-label { white-space: nowrap !important;
+  overflow-wrap: normal !important; word-break: keep-all !important; }
 select.cv-select { background: #222a35; color: #f4f4f4; border: 1px solid #667; border-radius: 4px;
                    padding: 2px 6px; }
 /* a focus ring that shows on every background of the page (yellow, 3 px, outside the control) */
@@ -58,7 +59,9 @@ select.cv-select { background: #222a35; color: #f4f4f4; border: 1px solid #667; 
   .cv-caption { font-size: 1.15rem; min-height: 0; }
   .cv-chapters { flex-wrap: nowrap; overflow-x: auto; padding-bottom: 4px; }
   .cv-chapters .v-btn { flex: none; }
-  .cv-apptitle { display: none; }
+  .cv-apptitle, .cv-lang-word { display: none; }
+  .cv-appbar .v-btn { min-width: 44px; padding: 0 10px; }
+  .cv-appbar .mr-3 { margin-right: 8px !important; }
   .cv-appbar .v-toolbar__content { padding-left: 8px; }
   .cv-shot-label { display: none; }
   .cv-footer { height: auto !important; min-height: 36px; }
@@ -123,7 +126,7 @@ def build_ui(app) -> VAppLayout:
         with v3.VAppBar(density="compact", flat=True, classes="cv-appbar"):
             v3.VToolbarTitle("{{ labels.app_title || 'cryoviz' }}", classes="text-subtitle-1 cv-apptitle")
             with html.Label(classes="mr-3"):
-                html.Span(_label("language", "Language"))
+                html.Span(_label("language", "Language"), classes="cv-lang-word")
                 with html.Select(raw_attrs=['v-model="lang"', 'aria-label="Language"'],
                                  classes="cv-select ml-1"):
                     html.Option("{{ l.title }}", v_for="l in langs", key="l.value", value=("l.value",))
@@ -178,21 +181,26 @@ def _main_column(app) -> None:
 
 
 @contextmanager
-def _panel(title: str, region: str | None = None, classes: str = "", **kwargs):
-    """A side panel that folds: ``<details open>`` whose summary is the panel's heading.
+def _panel(title: str, region: str | None = None, classes: str = "", fold: bool = True, **kwargs):
+    """A side panel that folds (``fold``): ``<details open>`` whose summary is the panel's heading.
 
     ``region`` keeps the panel's accessible name (a landmark) from the design contract.
     """
     attrs = ['role="region"', f'aria-label="{region}"'] if region else []
-    with html.Div(classes=f"cv-panel {classes}".strip(), raw_attrs=attrs, **kwargs), \
-            html.Details(open=True):
-        with html.Summary():
-            html.H2(title)
-        yield
+    with html.Div(classes=f"cv-panel {classes}".strip(), raw_attrs=attrs, **kwargs):
+        if not fold:
+            html.H2(title, classes="d-block mb-1")
+            yield
+            return
+        with html.Details(open=True):
+            with html.Summary():
+                html.H2(title)
+            yield
 
 
 def _side_column(app) -> None:
-    with _panel("{{ spared_title || 'What was spared' }}", "What was spared"):
+    # not folding: "What was spared" is also a chapter button's name, and this panel is the one to keep open
+    with _panel("{{ spared_title || 'What was spared' }}", "What was spared", fold=False):
         html.Div("{{ line }}", v_for="line in spared_lines", key="line")
         html.Div("{{ sim_busy ? '… ' : '' }}{{ labels['sim_' + sim_status] || sim_status }} · "
                  "{{ grid_mm }} mm {{ sim_error }}",

@@ -176,6 +176,9 @@ def test_keyboard_space_plays_pages_step_chapters_arrows_step_seconds(page):
 
 def test_language_changes_the_caption_text(page):
     chapter_buttons(page).nth(1).click()
+    title = chapter_buttons(page).nth(1).get_attribute("aria-label")
+    page.wait_for_function("t => document.querySelector('.cv-chapter-title').innerText.trim() === t",
+                           arg=title, timeout=10_000)       # the jump has arrived (slow under load)
     page.wait_for_timeout(500)
     en = caption(page)
     page.get_by_label("Language", exact=True).select_option("es")

@@ -10,9 +10,18 @@ clock.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
-__all__ = ["PlayClock"]
+from cryoviz.deliver import app_state as st
+from cryoviz.deliver.app_content import finite_or
+
+__all__ = ["KEY_STEP_S", "FramePacer", "PlayClock", "PlayMixin", "encode_jpeg"]
+
+log = logging.getLogger("cryoviz.deliver.app")
+#: Story seconds one left/right arrow press moves (the slider's own arrows move 1 s).
+KEY_STEP_S = 5.0
 
 
 class PlayClock:
@@ -119,3 +128,161 @@ class FramePacer:
     def reset(self) -> None:
         """Forget the picture in flight (pause)."""
         self._waiting = None
+
+
+class PlayMixin:
+    """Playing and moving through the story, part of :class:`~cryoviz.deliver.app.ConsultationApp`:
+    chapter and keyboard navigation, the wall-clock play loop and its pictures."""
+
+    def toggle_organ(self, organ: str, visible: bool) -> None:
+        """Show or hide one organ (the organ toggles call this)."""
+        vis = self.state.organs_visible
+        vis = dict(vis) if isinstance(vis, dict) else {}
+        if isinstance(organ, str) and organ in vis:
+            vis[organ] = bool(visible)
+            self.state.organs_visible = vis
+
+    def goto_chapter(self, index: int) -> None:
+        """Jump to chapter ``index``: its first subtitle, past the title card (the chapter buttons)."""
+        chapters = self.state.chapters or []
+        try:
+            i = int(index)
+        except (TypeError, ValueError):
+            return
+        if 0 <= i < len(chapters):
+            self.state.t_s = float(chapters[i]["jump_s"])
+
+    def step_chapter(self, step: int) -> None:
+        """Jump ``step`` chapters forward (or back when negative)."""
+        if isinstance(step, bool) or not isinstance(step, int):
+            return
+        self.goto_chapter(st.step_chapter(self.story.chapters, finite_or(self.state.t_s, 0.0),
+                                          max(min(step, 1000), -1000)))
+
+    def toggle_play(self) -> None:
+        """Play or pause; playing at the end starts again from the beginning."""
+        s = self.state
+        if not s.playing and finite_or(s.t_s, 0.0) >= finite_or(s.duration_s, 0.0):
+            s.t_s = 0.0
+        s.playing = not s.playing
+
+    def on_key(self, key: str) -> None:
+        """Keyboard: space plays/pauses, left/right arrows step :data:`KEY_STEP_S` of story, PageUp/PageDown
+        step chapters, Home/End go to the start/end."""
+        s = self.state
+        if key == "space":
+            self.toggle_play()
+        elif key in ("ArrowRight", "ArrowLeft"):
+            step = KEY_STEP_S if key == "ArrowRight" else -KEY_STEP_S
+            s.t_s = min(max(float(s.t_s) + step, 0.0), float(s.duration_s))
+        elif key in ("PageDown", "PageUp"):
+            self.step_chapter(1 if key == "PageDown" else -1)
+        elif key == "Home":
+            s.t_s = 0.0
+        elif key == "End":
+            s.t_s = float(s.duration_s)
+
+    def tick(self, dt_s: float) -> None:
+        """Advance the story clock by ``dt_s`` wall seconds while playing (in-process use and tests)."""
+        s = self.state
+        if s.playing:
+            speed = finite_or(s.speed, 1.0)
+            self._play_to(finite_or(s.t_s, 0.0) + max(finite_or(dt_s, 0.0), 0.0)
+                          * (speed if speed in st.SPEEDS else 1.0))
+
+    def _play_to(self, t: float) -> None:
+        """Move the playing story to ``t`` (s); at the end, stop there."""
+        s = self.state
+        duration = finite_or(s.duration_s, 0.0)
+        t = finite_or(t, 0.0)
+        if t >= duration:
+            t, s.playing = duration, False
+        s.t_s = t
+
+    def _on_ready(self, **_):
+        """Server ready: start the play loop (once; a second call changes nothing)."""
+        if self._play_task is not None and not self._play_task.done():
+            return
+        self._loop = asyncio.get_event_loop()
+        self._tune_image_delivery()
+        for story, stage, gen in self._pending:
+            self._loop.call_soon(self._install_and_flush, story, stage, gen)
+        self._pending.clear()
+        self._play_task = self._loop.create_task(self._play_loop())
+
+    def _tune_image_delivery(self, stale_wait_s: float = 0.04) -> int:
+        """Retry a picture still being encoded after ``stale_wait_s`` instead of trame-vtk's 0.5 s.
+
+        The encoder runs in VTK's own thread; a push that finds it busy is retried after this wait, which
+        otherwise adds half a second to every timeline change. Returns how many protocols were tuned.
+        """
+        proto = getattr(self.server, "protocol", None)
+        links = proto.getLinkProtocols() if proto is not None and hasattr(proto, "getLinkProtocols") else []
+        tuned = 0
+        for link in links:
+            if hasattr(link, "delta_stale_time_before_render"):
+                link.delta_stale_time_before_render = float(stale_wait_s)
+                tuned += 1
+        return tuned
+
+    async def _play_loop(self, trim_every_s: float = 20.0) -> None:
+        """Play: each turn shows the story at the wall clock's time now (:class:`PlayClock`).
+
+        One picture is in flight at a time (:class:`FramePacer`): the next is drawn when the page has shown
+        the last, so no queue of pictures builds up and delays the clock; a slow turn makes the next
+        picture jump further, never the story run slower. While playing, the pictures go to the page as
+        JPEG (encoded in a worker thread) over the remote view; on pause the remote view takes over again.
+        """
+        self._last_trim = time.monotonic()
+        while True:
+            try:
+                await self._play_turn(trim_every_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:   # a bad value must never leave the consultation without its Play button
+                log.exception("play loop turn failed; pausing and playing on")
+                with self.state:
+                    self.state.playing = False
+                await asyncio.sleep(0.05)
+
+    async def _play_turn(self, trim_every_s: float) -> None:
+        """One turn of :meth:`_play_loop`."""
+        s = self.state
+        if not s.playing:
+            if self.clock.running:
+                self.clock.stop()
+                self.pacer.reset()
+                with self.state:
+                    self._show(force=True)         # the remote view catches up with the last frame
+                self._loop.call_later(0.8, self._clear_frame)
+            await asyncio.sleep(0.05)
+            return
+        now = time.monotonic()
+        if not self.pacer.ready(now):
+            await asyncio.sleep(0.005)
+            return
+        with self.state:
+            speed = finite_or(s.speed, 1.0)
+            speed = speed if speed in st.SPEEDS else 1.0
+            self._play_to(self.clock.story_s(finite_or(s.t_s, 0.0), speed, now))
+            if self._show_handle is not None:       # draw this turn's state now, not next turn
+                self._show_handle.cancel()
+                self._show_handle = None
+                self._show_now()
+        img = self.renderer.image()
+        url = await self._loop.run_in_executor(None, encode_jpeg, img)
+        if self.state.playing:
+            with self.state:
+                s.frame_src, s.frame_seq = url, self.pacer.sent()
+        if now - self._last_trim > trim_every_s:
+            st.release_freed_memory()
+            self._last_trim = now
+
+    def _clear_frame(self) -> None:
+        if not self.state.playing:
+            with self.state:
+                self.state.frame_src = ""
+
+    def frame_shown(self, seq) -> None:
+        """The page showed playing picture ``seq`` (its ``load`` event): the next may be drawn."""
+        self.pacer.shown(seq)

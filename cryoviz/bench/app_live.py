@@ -1,0 +1,167 @@
+"""Browser measurements of how live the consultation feels (part of ``cryoviz bench app``).
+
+Each function drives an open Playwright page of a running ``cryoviz serve`` and returns plain figures:
+
+* :func:`playback`: story seconds per wall second at a chosen speed and pictures per second in the 3D view;
+* :func:`rotation`: a mouse drag on the 3D view (trame-vtk's remote view: the server draws each picture)
+  and the time per picture the browser receives while dragging;
+* :func:`resize`: a sizing change to the time the re-simulated patient's first picture (the preview) and
+  the full result are in the page;
+* :func:`cold_start`: spawning ``cryoviz serve`` to the first non-blank picture, with the caches the caller
+  chooses (empty ones for a fresh machine).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["cold_start", "forget_cached", "playback", "resize", "rotation"]
+
+# counts pictures shown in the 3D view (trame-vtk's <img> and the playing JPEG <img>) and samples the clock
+_PLAY_JS = """
+async (secs) => {
+  const view = document.querySelector('[aria-label="3D view"]');
+  let n = 0; const onload = (e) => { if (e.target.tagName === 'IMG') n += 1; };
+  view.addEventListener('load', onload, true);
+  const st = window.trame.state;
+  const t0 = performance.now(), s0 = st.get('t_s');
+  await new Promise(r => setTimeout(r, secs * 1000));
+  view.removeEventListener('load', onload, true);
+  return {wall_s: (performance.now() - t0) / 1000, story_s: st.get('t_s') - s0, pictures: n};
+}
+"""
+
+_COUNT_START_JS = """
+() => {
+  const view = document.querySelector('[aria-label="3D view"]');
+  window.__cvPics = [];
+  window.__cvOnload = (e) => { if (e.target.tagName === 'IMG') window.__cvPics.push(performance.now()); };
+  view.addEventListener('load', window.__cvOnload, true);
+  return performance.now();
+}
+"""
+_COUNT_STOP_JS = """
+() => {
+  document.querySelector('[aria-label="3D view"]').removeEventListener('load', window.__cvOnload, true);
+  return window.__cvPics;
+}
+"""
+
+
+def playback(page, speed: str = "1", seconds: float = 20.0, start_chapter: str = "freeze1") -> dict:
+    """Play ``seconds`` of wall time from ``start_chapter`` at ``speed``: story s per wall s, pictures/s."""
+    page.locator('select[aria-label="Speed"]').select_option(speed)
+    chapters = page.evaluate("() => window.trame.state.get('chapters')")
+    start = next(c for c in chapters if c["id"] == start_chapter)["jump_s"]
+    page.evaluate(f"() => window.trame.state.set('t_s', {float(start)})")
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_timeout(1000)                       # the first picture of playing is on its way
+    r = page.evaluate(_PLAY_JS, float(seconds))
+    page.get_by_role("button", name="Pause").click()
+    page.wait_for_timeout(1500)
+    return {"speed": float(speed), "wall_s": r["wall_s"], "story_s": r["story_s"],
+            "story_per_wall": r["story_s"] / r["wall_s"] / float(speed), "pictures": r["pictures"],
+            "pictures_per_s": r["pictures"] / r["wall_s"]}
+
+
+def rotation(page, seconds: float = 4.0, step_px: int = 6) -> dict:
+    """Drag across the 3D view for ``seconds``; the time per picture the browser receives meanwhile."""
+    box = page.locator('[aria-label="3D view"]').bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
+    page.mouse.move(x0, y0)
+    t_start = page.evaluate(_COUNT_START_JS)
+    page.mouse.down()
+    t_end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < t_end:
+        i += 1
+        page.mouse.move(x0 + (i * step_px) % (box["width"] * 0.4), y0 + 20 * ((i // 20) % 2))
+        page.wait_for_timeout(16)                     # a 60 Hz mouse
+    page.mouse.up()
+    page.wait_for_timeout(800)
+    stamps = page.evaluate(_COUNT_STOP_JS)
+    inside = [s - t_start for s in stamps if s - t_start <= seconds * 1000.0]
+    gaps = [b - a for a, b in itertools.pairwise(inside)]
+    gaps.sort()
+    return {"drag_s": seconds, "mouse_moves": i, "pictures": len(inside),
+            "frame_ms_mean": (seconds * 1000.0 / len(inside)) if inside else float("nan"),
+            "frame_ms_median": gaps[len(gaps) // 2] if gaps else float("nan"), "mode": "remote"}
+
+
+def forget_cached(scene, grids_mm) -> int:
+    """Delete the cached thermal results of ``scene`` at ``grids_mm`` (so that a re-simulation is timed,
+    not a cache hit); return how many were deleted."""
+    from cryoviz.core import cache as _cache
+    from cryoviz.model.tissue import default_table
+    from cryoviz.physics.thermal_cache import cache_key
+
+    n = 0
+    for g in grids_mm:
+        d = _cache.cache_dir() / f"thermal-{cache_key(scene, float(g), default_table())}"
+        if d.is_dir():
+            shutil.rmtree(d, ignore_errors=True)
+            n += 1
+    return n
+
+
+def resize(page, volume_ml: float, timeout_s: float = 300.0) -> dict:
+    """Set the prostate volume; seconds to the new patient's first picture (preview) and full result."""
+    gen = page.locator("#cv-sim").get_attribute("data-gen")
+    t0 = time.perf_counter()
+    page.get_by_label("Prostate volume", exact=True).fill(str(int(volume_ml)))
+    page.locator('#cv-sim[data-sim="busy"]').first.wait_for(timeout=10_000)
+    withdrawn_s = time.perf_counter() - t0
+    page.locator(f'#cv-sim:not([data-gen="{gen}"])').wait_for(timeout=timeout_s * 1000)
+    first_s = time.perf_counter() - t0
+    page.locator(f'#cv-sim[data-sim="full"]:not([data-gen="{gen}"])').wait_for(timeout=timeout_s * 1000)
+    full_s = time.perf_counter() - t0
+    return {"volume_ml": volume_ml, "old_numbers_withdrawn_s": withdrawn_s, "first_picture_s": first_s,
+            "full_result_s": full_s}
+
+
+def cold_start(scene: Path, first_image, launch, env_extra: dict, timeout_s: float = 300.0) -> dict:
+    """Spawn ``cryoviz serve`` with ``env_extra`` (e.g. empty caches); seconds to the first picture.
+
+    ``launch()`` returns a new browser page; ``first_image(page, timeout_s)`` waits for a real picture.
+    """
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = Path(env_extra.get("CRYOVIZ_CACHE", "/tmp")).parent
+    log_path = workdir / f"serve-{port}.log"
+    t_spawn = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "cryoviz", "serve", str(scene), "--port", str(port),
+                                 "--no-browser"], stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **env_extra})
+        try:
+            page = launch()
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/", timeout=5000)
+                    break
+                except Exception:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(log_path.read_text()[-2000:]) from None
+                    time.sleep(0.1)
+            first_image(page, timeout_s)
+            first = time.perf_counter() - t_spawn
+            page.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    said = [line for line in log_path.read_text().splitlines() if line.startswith("cryoviz serve:")]
+    return {"first_image_s": first, "terminal": said}

@@ -1,0 +1,142 @@
+"""How the consultation app draws: the renderer's options, the picture pushes, the side panels.
+
+:class:`ViewMixin` is part of :class:`cryoviz.deliver.app.ConsultationApp` (split by concern: this module
+draws; ``app_play`` plays; ``app`` holds the state and handlers).
+"""
+
+from __future__ import annotations
+
+import time
+
+from cryoviz.deliver import app_state as st
+from cryoviz.deliver.app_content import clinician_numbers, finite_or, inserted_mm
+from cryoviz.deliver.app_serve import REPLACED_VIEWS
+
+__all__ = ["ViewMixin"]
+
+
+class ViewMixin:
+    """Drawing of :class:`~cryoviz.deliver.app.ConsultationApp`: options, picture pushes, side panels."""
+
+    def _forget_window(self, render_window) -> None:
+        """Drop a replaced render window from trame-vtk's object map, which would keep it (and its meshes)
+        alive for the life of the server: one leak per re-simulation otherwise."""
+        helper = getattr(self.view, "_helper", None)
+        core = getattr(helper, "_vtk_core", None)
+        if core is None or render_window is None:
+            return
+        # stop pushing pictures of the old window first: its observer would otherwise fail on every later
+        # update with "no view provided" (a traceback printed by VTK's observer, not by a logger)
+        old_id = str(core.GetObjectIdMap().GetGlobalId(render_window))
+        REPLACED_VIEWS.add(old_id)
+        proto = getattr(self.server, "protocol", None)
+        links = proto.getLinkProtocols() if proto is not None and hasattr(proto, "getLinkProtocols") else []
+        for link in links:
+            views = getattr(link, "tracking_views", None)
+            info = views.pop(old_id, None) if isinstance(views, dict) else None
+            for tag in (info or {}).get("tags", ()):
+                link.app.RemoveObserver(tag)
+            if old_id in getattr(link, "views_in_animations", ()):
+                link.views_in_animations.remove(old_id)
+        core.GetObjectIdMap().FreeObject(render_window)
+
+    def _push_options(self) -> None:
+        s = self.state
+        vis = s.organs_visible if isinstance(s.organs_visible, dict) else {}
+        self.renderer.set_options(
+            organs_visible={k: v is not False for k, v in vis.items()}, cutaway=bool(s.cutaway),
+            isotherms_c=tuple(v for k, v in st.ISOTHERMS_C.items() if s[k]),
+            clinician=bool(s.clinician), lang=s.lang,
+            lesion_on_ultrasound=None if s.lesion_us is None else bool(s.lesion_us))
+
+    def _numbers(self) -> None:
+        """Spared panel, probe table and clinician numbers from the current result."""
+        s, m = self.state, self.story.result.metrics
+        spared = st.spared_numbers(m)
+        s.spared = spared
+        s.spared_lines = []  # filled per frame: results show only from the chapter that tells them
+        s.probe_rows = st.probe_rows(self.story.result.probes)
+        s.numbers = clinician_numbers(m)
+
+    def _show(self, force: bool = False) -> None:
+        """Show the current time: at once without an event loop, else once per loop turn.
+
+        A dragged slider sends many times in a burst; drawing only the last one keeps the page live.
+        """
+        self._show_force = self._show_force or force
+        if self._loop is None or not self._loop.is_running():
+            self._show_now()
+        elif self._show_handle is None:
+            self._show_handle = self._loop.call_soon(self._show_deferred)
+
+    def _show_deferred(self) -> None:
+        self._show_handle = None
+        with self.state:
+            self._show_now()
+
+    def _show_now(self) -> None:
+        """Apply the story state at the current time to the renderer and push the picture."""
+        force, self._show_force = self._show_force, False
+        s = self.state
+        state = self.story.state_at(finite_or(s.t_s, 0.0))
+        self.renderer.apply(state)
+        ch = state.chapter
+        s.chapter_id = str(getattr(ch, "id", ""))
+        s.chapter_title = str(getattr(ch, "title", ""))
+        # a title card has no subtitle: the page then shows the card's words in the caption line
+        card = " — ".join(x for x in (getattr(state, "card", None), getattr(state, "card_sub", None)) if x)
+        s.caption = state.caption or card
+        s.clock = str(getattr(state, "clock_text", "") or st.format_clock(state.procedure_s))
+        panel = list(getattr(state, "panel_lines", ()) or ())
+        if panel != list(s.spared_lines or []):
+            s.spared_lines = panel
+        if not (s.playing and self.clock.running):
+            self._push_picture()          # the 3D picture first (while playing, the play loop sends it)
+        if s.clinician:
+            res = self.story.result
+            s.sensor_svg = st.sensor_chart_svg(res.times_s, res.sensors, state.procedure_s)
+        self._ultrasound(state, force)
+
+    def _push_picture(self) -> None:
+        """Send the 3D picture now, and once more shortly after the last change.
+
+        trame-vtk encodes pictures in the background and may drop a push that arrives while the previous
+        picture is still being encoded (under load); the late push makes the last state's picture arrive.
+        """
+        if self.view is None:
+            return
+        self.view.update()
+        if self._loop is not None and self._loop.is_running():
+            if self._repush is not None:
+                self._repush.cancel()
+            self._repush = self._loop.call_later(0.35, self._late_push)
+
+    def _late_push(self) -> None:
+        self._repush = None
+        if self.view is not None:
+            self.view.update()
+
+    def _ultrasound(self, state, force: bool) -> None:
+        """Refresh the ultrasound picture (at most 4 times a second while playing)."""
+        from cryoviz.story.ultrasound import ultrasound_frame
+
+        proc_s = getattr(state, "ultrasound_s", None)  # None: the ultrasound probe is not in
+        depths = tuple(round(float(d), 0) for d in getattr(state, "probe_depths_mm", {}).values())
+        key = None if proc_s is None else (round(float(proc_s), 0), depths)  # needles move at a still clock
+        now = time.monotonic()
+        if not force and (key == self._us_last[0] or (self.state.playing and now - self._us_last[1] < 0.25)):
+            return
+        self._us_last = (key, now)
+        res = self.story.result
+        if proc_s is None:
+            self.state.us_src = ""
+            return
+        try:
+            img = ultrasound_frame(self.story.anatomy, res, max(float(proc_s or 0.0), 0.0),
+                                   plane="transverse", size_px=(320, 240),
+                                   inserted_mm=inserted_mm(state, res.probes),
+                                   words=self.story.text.get("ultrasound"))
+        except Exception as exc:  # a failing side panel must not take the 3D view down: keep the last picture
+            self.state.sim_error = f"ultrasound: {exc}"
+            return
+        self.state.us_src = st.png_data_url(img)

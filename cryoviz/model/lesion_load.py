@@ -29,11 +29,11 @@ _SECTOR_ALLOWED = ('level (base, mid, apex), side (left, right) and zone (AS, TZ
 
 
 def read_lesions(r, data: dict, base_dir: Path | None) -> tuple[Lesion, ...]:
-    """The scene's ``[[lesions]]`` (0–5), checked with the scene reader ``r`` (a ``scene_load._Reader``).
+    """The scene's ``[[lesions]]`` (0–5), checked with the scene reader ``r`` (a ``toml_reader.Reader``).
 
     Parameters
     ----------
-    r : scene_load._Reader
+    r : toml_reader.Reader
         Collects problems (``r.add``) and checks values (``r.number``, ``r.text``, ...).
     data : dict
         The whole TOML document.
@@ -103,7 +103,7 @@ def read_lesions(r, data: dict, base_dir: Path | None) -> tuple[Lesion, ...]:
 
 
 def r_said(text: str):
-    """A description of what was given, shown without quotes (``scene_load._Said``)."""
-    from cryoviz.model.scene_load import _Said
+    """A description of what was given, shown without quotes (``toml_reader.Said``)."""
+    from cryoviz.model.toml_reader import Said as _Said
 
     return _Said(text)

@@ -272,10 +272,10 @@ def test_real_anatomy_puts_the_rectum_at_risk_tips_in_the_gland():
 # --- documentation ---------------------------------------------------------------------------------------
 
 def test_format_doc_names_every_key_and_its_example_parses():
-    from cryoviz.model import scene_load as scene_mod
+    from cryoviz.model import lesion_load, scene_tables
 
     doc = (ROOT / "docs" / "scene-format.md").read_text(encoding="utf-8")
-    key_sets = [v for k, v in vars(scene_mod).items() if k.startswith("_") and k.endswith("_KEYS")]
+    key_sets = [v for mod in (scene_tables, lesion_load) for k, v in vars(mod).items() if k.endswith("_KEYS")]
     assert len(key_sets) >= 10
     for keys in key_sets:
         for key in keys:

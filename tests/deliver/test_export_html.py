@@ -86,7 +86,9 @@ def test_file_is_one_small_self_contained_page(visit, story):
     # no external resources: scripts, styles and pictures are all inline
     assert "<script src" not in html and "<link" not in html and 'src="http' not in html
     assert story.text["common"]["disclaimer"] in html
-    assert "cryoviz 0.1.0" in html and "2026-11-30" in html
+    from cryoviz import __version__
+
+    assert f"cryoviz {__version__}" in html and "2026-11-30" in html
     # the scene's file name (which could name a patient) is never written
     assert SCENE.stem not in html
 

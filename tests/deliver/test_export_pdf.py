@@ -69,7 +69,9 @@ def test_summary_says_what_happens_after_and_that_it_is_a_model(summary):
     text = _text(path)
     t = load_text(lang)
     assert t["common"]["disclaimer"] in text
-    assert "cryoviz 0.1.0" in text and re.search(r"\d{4}-\d\d-\d\d", text)
+    from cryoviz import __version__
+
+    assert f"cryoviz {__version__}" in text and re.search(r"\d{4}-\d\d-\d\d", text)
     assert ("3 months" if lang == "en" else "3 meses") in text
     assert ("about a week" if lang == "en" else "una semana") in text
     assert t["export"]["question_list"][0] in text

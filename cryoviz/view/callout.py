@@ -18,7 +18,7 @@ from vtkmodules.vtkRenderingCore import (
     vtkTextActor,
 )
 
-from cryoviz.view.overlay import text_property
+from cryoviz.view.overlay import plain_text, text_property
 from cryoviz.view.palette import CALLOUT, hex_rgb
 
 __all__ = ["CALLOUT_FONT_PX", "GapCallout", "gap_figure"]
@@ -89,6 +89,15 @@ class GapCallout:
             xs.append(x)
             ys.append(y)
         return (min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin)
+
+    def follow(self, state, story, size: tuple[int, int]) -> None:
+        """Draw the callout when ``state`` asks for it (and the story has a gap figure), else hide it."""
+        figure = gap_figure(story)
+        if not state.callout or state.card or figure is None or "rectum" not in story.anatomy.organs:
+            self.hide()
+            return
+        words = story.text.get("callout", {}).get("gap", "{gap} mm")
+        self.show(plain_text(words.format(gap=figure)), size)
 
     def hide(self) -> None:
         """Draw no callout."""

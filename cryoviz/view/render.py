@@ -23,7 +23,7 @@ import numpy as np
 import pyvista as pv
 from vtkmodules.vtkCommonDataModel import vtkPlane
 
-from cryoviz.view.callout import GapCallout, gap_figure
+from cryoviz.view.callout import GapCallout
 from cryoviz.view.devices import Devices
 from cryoviz.view.labels import OrganLabels, organ_anchors
 from cryoviz.view.lesions import Lesions
@@ -69,16 +69,14 @@ class SceneRenderer:
     captions : bool
         Burn the caption into the picture.
     off_screen : bool
-        Render without a window (always true here: the app streams the server's pictures).
+        Render without a window (always here: the app streams the server's pictures).
     ultrasound : bool
         Show the ultrasound view picture-in-picture.
     depth_peels : int
-        Depth-peeling passes for order-correct translucency (0 = one blended pass). Stills use 4; the
-        video and the app use 0, because on a CPU renderer each pass costs about as much as the whole
-        picture (measured: 925 ms with 4 peels, 161 ms without, 1280x720, llvmpipe).
+        Depth-peeling passes (0 = one blended pass). Stills use 4; video and app 0: on a CPU each pass
+        costs about a whole picture (925 ms with 4 peels, 161 ms without, 1280x720, llvmpipe).
     shell_mm : float or None
-        Voxel size the isotherm shells are contoured at (every n-th voxel of the thermal grid); None uses
-        the thermal grid itself (stills).
+        Voxel size of the isotherm shells (every n-th thermal voxel); None: the thermal grid (stills).
     """
 
     def __init__(self, story, size: tuple[int, int] = (1280, 720), *, captions: bool = True,
@@ -144,7 +142,6 @@ class SceneRenderer:
                 self._apply_labels(self._state, self._view)
                 self._apply_callout(self._state, self._view)
 
-    # ------------------------------------------------------------------ build (once)
     def _organ_actor(self, name: str, mesh, actor_name: str):
         colour, opacity = ORGAN_STYLE.get(name, ("#cccccc", 0.6))
         look = BONE_LOOK if name == "pubic_bone" else ORGAN_LOOK
@@ -186,7 +183,6 @@ class SceneRenderer:
             self._section_actors[view] = actors
         return self._section_actors[view]
 
-    # ------------------------------------------------------------------ options (app / video)
     def set_options(self, *, organs_visible: dict[str, bool] | None = None, cutaway: bool | None = None,
                     isotherms_c: tuple[float, ...] | None = None, captions: bool | None = None,
                     lang: str | None = None, clinician: bool | None = None, view: str | None = None,
@@ -199,24 +195,29 @@ class SceneRenderer:
         """
         if organs_visible is not None:
             self._opts["organs_visible"] = dict(organs_visible)
-        if cutaway is not None:
-            self._opts["cutaway"] = bool(cutaway)
         if isotherms_c is not None:
             self._opts["isotherms_c"] = tuple(float(v) for v in isotherms_c)
-        if captions is not None:
-            self._opts["captions"] = bool(captions)
-        if clinician is not None:
-            self._opts["clinician"] = bool(clinician)
         if view is not None:
             if view not in VIEWS:
                 raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
             self._opts["view"] = view
-        if hold_camera is not None:
-            self._opts["hold_camera"] = bool(hold_camera)
-        if lesion_on_ultrasound is not None:
-            self._opts["lesion_on_ultrasound"] = bool(lesion_on_ultrasound)
+        for key, value in (("cutaway", cutaway), ("captions", captions), ("clinician", clinician),
+                           ("hold_camera", hold_camera), ("lesion_on_ultrasound", lesion_on_ultrasound)):
+            if value is not None:
+                self._opts[key] = bool(value)
+        if hold_camera is False:
+            self._camera_set = None  # the story camera comes back: nothing to compare with until it is set
         if lang is not None and lang != self.story.lang:
             self.story = self.story.with_language(lang)
+
+    def _camera_now(self) -> np.ndarray:
+        cam = self.plotter.camera
+        return np.array([*cam.position, *cam.focal_point, *cam.up, cam.view_angle], float)
+
+    def camera_moved(self) -> bool:
+        """True when the camera is no longer where the story last put it (the doctor rotated or zoomed)."""
+        set_ = getattr(self, "_camera_set", None)
+        return set_ is not None and not np.allclose(self._camera_now(), set_, rtol=0.0, atol=1e-6)
 
     def view_of(self, state) -> str | None:
         """The section drawn for ``state`` under the current options (None: the whole 3D scene)."""
@@ -329,6 +330,7 @@ class SceneRenderer:
         cam.focal_point = tuple(c.focal_point)
         cam.up = tuple(c.view_up)
         cam.view_angle = float(c.view_angle_deg)
+        self._camera_set = self._camera_now()
         if self._opts["cutaway"]:
             focal = np.array(cam.focal_point)
             normal = np.array(cam.position) - focal
@@ -367,18 +369,12 @@ class SceneRenderer:
                            avoid=self.callout.box_px(self.story.gap if state.callout else None))
 
     def _apply_callout(self, state, view: str | None) -> None:
-        figure = gap_figure(self.story)
-        if not state.callout or state.card or figure is None or "rectum" not in self.anatomy.organs:
-            self.callout.hide()
-            return
-        words = self.story.text.get("callout", {}).get("gap", "{gap} mm")
-        self.callout.show(plain_text(words.format(gap=figure)), tuple(self.plotter.window_size))
+        self.callout.follow(state, self.story, tuple(self.plotter.window_size))
 
     def _apply_ultrasound(self, state) -> None:
         if self._us is not None:
             self._us.follow(state, self.story, self._us_lesions())
 
-    # ------------------------------------------------------------------ output
     def _us_lesions(self) -> tuple:
         from cryoviz.view.inset import lesion_mask
 

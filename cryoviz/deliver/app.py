@@ -135,7 +135,7 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         s.update({
             "t_s": 0.0, "duration_s": 1.0, "playing": False, "speed": 1.0, "lang": lang,
             "chapters": [], "chapter_id": "", "chapter_title": "", "caption": "", "clock": "",
-            "organs": [], "organs_visible": {}, "cutaway": False,
+            "organs": [], "organs_visible": {}, "cutaway": False, "section_view": "story",
             "iso_0": True, "iso_m20": True, "iso_m40": True, "clinician": False,
             "lesion_us": None, "has_lesions": False,
             "volume_ml": float(a.volume_ml), "rectum_gap_mm": float(a.rectum_gap_mm),
@@ -155,6 +155,7 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         ui = dict(text.get("ui", {}))
         ui["lesion_us"] = text.get("lesion", {}).get("us_toggle", "Lesion on ultrasound")
         ui["take_home"] = text.get("export", {}).get("take_home", "Take home")
+        ui.update({f"view_{k}": v for k, v in text.get("view", {}).items()})
         self.text = text
         self.state.labels = ui
         self.state.disclaimer = text.get("common", {}).get("disclaimer", "")
@@ -305,7 +306,8 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         if not (isinstance(speed, (int, float)) and not isinstance(speed, bool) and v == speed):
             self.state.speed = v
 
-    @change("organs_visible", "cutaway", "iso_0", "iso_m20", "iso_m40", "clinician", "lesion_us")
+    @change("organs_visible", "cutaway", "iso_0", "iso_m20", "iso_m40", "clinician", "lesion_us",
+            "section_view")
     def _on_view_options(self, **_):
         self._push_options()
         self._show()

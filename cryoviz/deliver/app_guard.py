@@ -112,6 +112,7 @@ CLIENT_KEYS: dict[str, Validator] = {
     "lang": choice(tuple(LANGUAGES)),
     "organs_visible": _organs_visible,
     "cutaway": boolean,
+    "section_view": choice(("story", "sagittal", "transverse")),
     "iso_0": boolean,
     "iso_m20": boolean,
     "iso_m40": boolean,

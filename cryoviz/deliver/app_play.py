@@ -150,7 +150,9 @@ class PlayMixin:
         except (TypeError, ValueError):
             return
         if 0 <= i < len(chapters):
+            self.renderer.set_options(hold_camera=False)  # a chapter button brings the story camera back
             self.state.t_s = float(chapters[i]["jump_s"])
+            self._show(force=True)
 
     def step_chapter(self, step: int) -> None:
         """Jump ``step`` chapters forward (or back when negative)."""
@@ -164,6 +166,8 @@ class PlayMixin:
         s = self.state
         if not s.playing and finite_or(s.t_s, 0.0) >= finite_or(s.duration_s, 0.0):
             s.t_s = 0.0
+        if not s.playing:
+            self.renderer.set_options(hold_camera=False)  # Play follows the story camera again
         s.playing = not s.playing
 
     def on_key(self, key: str) -> None:

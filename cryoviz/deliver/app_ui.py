@@ -115,6 +115,7 @@ def build_ui(app) -> VAppLayout:
     server.trigger("cv_chapter")(app.goto_chapter)
     server.trigger("cv_organ")(app.toggle_organ)
     server.trigger("cv_play")(app.toggle_play)
+    server.trigger("cv_reset_view")(app.reset_view)
     server.trigger("cv_shot")(app.screenshot)
     server.trigger("cv_take_home")(app.take_home)
     server.trigger("cv_frame")(app.frame_shown)
@@ -220,6 +221,15 @@ def _side_column(app) -> None:
         with html.Label():
             html.Input(type="checkbox", raw_attrs=['v-model="cutaway"', 'aria-label="Cut-away"'])
             html.Span(_label("cutaway", "Cut-away"))
+    with html.Div(classes="cv-row mb-2"):
+        with html.Label():
+            html.Span(_label("view_section", "Section view"), classes="mr-1")
+            with html.Select(raw_attrs=['v-model="section_view"', 'aria-label="Section view"']):
+                for key, word in (("story", "As the story shows it"), ("sagittal", "Side cut"),
+                                  ("transverse", "Cross cut")):
+                    html.Option(_label(f"view_{key}", word), value=key)
+        v3.VBtn(_label("view_reset", "Reset view"), click="trigger('cv_reset_view')", variant="outlined",
+                size="small", prepend_icon="mdi-camera-retake", raw_attrs=['aria-label="Reset view"'])
     with _panel(_label("isotherms", "Ice lines")):
         with html.Div(classes="cv-row"):
             for key, name in (("iso_0", "0"), ("iso_m20", "−20"), ("iso_m40", "−40")):

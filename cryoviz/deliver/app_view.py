@@ -11,6 +11,7 @@ import time
 from cryoviz.deliver import app_state as st
 from cryoviz.deliver.app_content import clinician_numbers, finite_or, inserted_mm
 from cryoviz.deliver.app_serve import REPLACED_VIEWS
+from cryoviz.story.focus import SECTION_VIEWS
 
 __all__ = ["ViewMixin"]
 
@@ -47,6 +48,7 @@ class ViewMixin:
             organs_visible={k: v is not False for k, v in vis.items()}, cutaway=bool(s.cutaway),
             isotherms_c=tuple(v for k, v in st.ISOTHERMS_C.items() if s[k]),
             clinician=bool(s.clinician), lang=s.lang,
+            view=s.section_view if s.section_view in SECTION_VIEWS else "story",
             lesion_on_ultrasound=None if s.lesion_us is None else bool(s.lesion_us))
 
     def _numbers(self) -> None:
@@ -79,6 +81,8 @@ class ViewMixin:
         force, self._show_force = self._show_force, False
         s = self.state
         state = self.story.state_at(finite_or(s.t_s, 0.0))
+        if self.renderer.camera_moved():  # the doctor turned or zoomed: keep his view until Play,
+            self.renderer.set_options(hold_camera=True)  # a chapter button or Reset view
         self.renderer.apply(state)
         ch = state.chapter
         s.chapter_id = str(getattr(ch, "id", ""))
@@ -96,6 +100,11 @@ class ViewMixin:
             res = self.story.result
             s.sensor_svg = st.sensor_chart_svg(res.times_s, res.sensors, state.procedure_s)
         self._ultrasound(state, force)
+
+    def reset_view(self) -> None:
+        """Bring the story camera back after the doctor turned or zoomed the view (``Reset view``)."""
+        self.renderer.set_options(hold_camera=False)
+        self._show(force=True)
 
     def _push_picture(self) -> None:
         """Send the 3D picture now, and once more shortly after the last change.

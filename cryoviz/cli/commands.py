@@ -106,6 +106,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for name, organ in m["organs"].items():
         if name != "prostate":
             print(f"  {name}: coldest {organ['min_temp_c']:.1f} C")
+    for les in m.get("lesions", []):  # issue #17
+        margin = "none" if les["margin_mm"] is None else f"{les['margin_mm']:.1f} mm"
+        print(f"  lesion {les['name']} ({les['sector']}): {100 * les['fraction_below_minus40']:.0f}% reached "
+              f"-40 C, margin {margin} (planned {les['margin_target_mm']:g} mm): "
+              f"{'covered' if les['covered'] else 'NOT covered'}")
     for w in m["warnings"]:
         print(f"  warning: {w}")
     if args.json is not None:

@@ -55,3 +55,10 @@ def test_clinician_table_has_pirads_and_margin_and_the_ultrasound_toggle(app):
     s.lesion_us = False
     s.flush()
     assert app.renderer._us_lesion_mask() is None
+
+
+def test_a_client_may_switch_the_lesion_on_ultrasound_and_nothing_else_new():
+    from cryoviz.deliver.app_guard import CLIENT_KEYS
+
+    assert CLIENT_KEYS["lesion_us"](True, None) is True
+    assert "has_lesions" not in CLIENT_KEYS  # the server says whether there are lesions

@@ -8,6 +8,13 @@ Called by :mod:`cryoviz.bench` for ``cryoviz bench app`` / ``all`` (``run(quick,
 * memory: the server's resident set while the story plays for N minutes (10 in full, 1 with ``quick``),
   sampled every 5 s (split into heap and mapped files), and its growth from the first to the last minute.
 
+Issue #18 adds (``bench/app_live.py``), from the same run: the cold first picture (empty thermal and numba
+caches, measured first and alone), playing at 1x from the first freeze (story seconds per wall second,
+pictures per second in the page), the time per picture while dragging on the 3D view (the remote view:
+the server draws each one), and re-planning to 31 ml and 99 ml (old numbers withdrawn, the new patient's
+first picture, the full result; their cached results are deleted first). The load average at the start
+and the end is printed beside them: this machine is shared.
+
 The naive peer, run in this process: rebuilding the renderer for each timeline change (what a page that
 re-adds its actors per frame does) against applying the state in place, both at 1280×720.
 Goals: first image ≤ 6 s, median latency ≤ 250 ms, memory ≤ 1 GB growing < 5 %.
@@ -140,6 +147,15 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
     out = out or sys.stdout
     play_s = 60.0 if quick else 600.0
     n_latency = 12 if quick else 40
+    load_start = os.getloadavg()
+    # a fresh machine first, alone: empty thermal cache and no compiled solver (numba cache) of its own
+    fresh = Path(tempfile.mkdtemp(prefix="cryoviz-bench-cold-"))
+    with sync_playwright() as p:
+        cold_browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        cold = live.cold_start(SCENE, _first_image, lambda: cold_browser.new_page(),
+                               {"CRYOVIZ_CACHE": str(fresh / "cache"),
+                                "NUMBA_CACHE_DIR": str(fresh / "numba")})
+        cold_browser.close()
     port = _free_port()
     workdir = Path(tempfile.mkdtemp(prefix="cryoviz-bench-app-"))
     log = open(workdir / "serve.log", "w")  # noqa: SIM115 - closed below
@@ -147,16 +163,12 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
     proc = subprocess.Popen([sys.executable, "-m", "cryoviz", "serve", str(SCENE), "--port", str(port),
                              "--no-browser"], stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    res: dict = {"scene": str(SCENE.name), "quick": quick, "goals": GOALS, "load_avg_start": os.getloadavg()}
+    res: dict = {"scene": str(SCENE.name), "quick": quick, "goals": GOALS, "load_avg_start": load_start,
+                 "cold": cold}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM,
                                         args=CHROMIUM_ARGS)
-            # a fresh machine: empty thermal cache and no compiled solver (numba cache) of its own
-            fresh = Path(tempfile.mkdtemp(prefix="cryoviz-bench-cold-"))
-            res["cold"] = live.cold_start(SCENE, _first_image, lambda: browser.new_page(),
-                                          {"CRYOVIZ_CACHE": str(fresh / "cache"),
-                                           "NUMBA_CACHE_DIR": str(fresh / "numba")})
             page = browser.new_page(viewport={"width": 1920, "height": 1300})
             url = f"http://127.0.0.1:{port}/"
             deadline = time.monotonic() + 120

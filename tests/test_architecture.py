@@ -106,3 +106,13 @@ def test_import_linter_contracts_hold_and_catch_a_planted_violation(tmp_path):
     bad = _lint_imports(tmp_path)
     assert bad.returncode != 0
     assert "BROKEN" in bad.stdout and "cryoviz.physics.metrics -> cryoviz.view.render" in bad.stdout
+
+
+MAX_MODULE_LINES = 400  # the project's "a few hundred lines a module" rule (issue #13)
+
+
+def test_no_module_is_over_400_lines():
+    sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+             for p in (ROOT / "cryoviz").rglob("*.py")}
+    assert len(sizes) > 40
+    assert {k: n for k, n in sizes.items() if n > MAX_MODULE_LINES} == {}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -77,7 +79,15 @@ def cmd_meshes(args: argparse.Namespace) -> int:
     from cryoviz.model.anatomy import write_default_meshes
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError.one("argument", "--out", "not a folder", "a folder (made if missing)", str(out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError.one("argument", "--out", "cannot make the folder", "a writable folder",
+                             f"{out} ({exc.strerror or type(exc).__name__})") from None
+    if not os.access(out, os.W_OK):
+        raise InputError.one("argument", "--out", "the folder is not writable", "a writable folder", str(out))
     for p in write_default_meshes(out):
         print(p)
     return 0
@@ -93,9 +103,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise InputError.one("argument", "--grid-mm", "grid spacing out of range", "0.25 to 4.0 mm",
                              str(args.grid_mm))
     if args.json is not None:
-        check_writable_target(args.json, "--json")
+        check_writable_target(args.json, "--json", inputs=(args.scene,))
     scene = load_scene(args.scene, check_geometry=True)
-    result = simulate(scene, grid_mm=args.grid_mm, use_cache=not args.no_cache)
+    if args.json is not None:
+        check_writable_target(args.json, "--json", inputs=_scene_inputs(scene))
+    with _sigterm_as_interrupt():      # like render: a killed run unwinds, its temporary files go
+        result = simulate(scene, grid_mm=args.grid_mm, use_cache=not args.no_cache)
     m = result.metrics
     pr = m["organs"].get("prostate", {})
     print(f"{scene.path}: grid {m['grid_mm']} mm {tuple(m['grid_shape'])}, {m['steps']} steps, "
@@ -116,6 +129,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(m, indent=2) + "\n")
     return 0
+
+
+def _scene_inputs(scene) -> tuple[Path, ...]:
+    """The files a loaded scene reads: the scene file and its patient meshes."""
+    paths = [] if str(scene.path).startswith("<") else [Path(scene.path)]
+    return (*paths, *(Path(p) for p in dict(getattr(scene.anatomy, "meshes", {}) or {}).values()))
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt in the main thread while the block runs (exit 130, cleaned up)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_script(args: argparse.Namespace) -> int:

@@ -7,7 +7,10 @@ One folder per key under ``$CRYOVIZ_CACHE`` (default ``~/.cache/cryoviz``)::
     thermal-<key>/meta.json      metrics, probes, sensor positions, grid
 
 A folder is written under a temporary name and renamed into place (readers never see half a result). A
-folder that cannot be read (corrupt, truncated, wrong shape) is treated as missing and rewritten.
+folder that cannot be read (corrupt, truncated, wrong shape, a ``meta.json`` that is not an object) is
+treated as missing and rewritten. A temporary folder (``.thermal-<key>.<pid>.*``, about 180 MB at 1 mm)
+left by a writer that was killed is swept by the next store: its process is gone, or it is older than
+:data:`STALE_TEMP_S`.
 
 Size limit: after every store the least recently used results are deleted until the thermal results
 together take at most :func:`limit_bytes` (``$CRYOVIZ_CACHE_MAX_GB``, default 2 GB; one 1 mm result of the
@@ -30,11 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cache_dir", "evict", "hash_key", "is_stored", "limit_bytes", "load", "source_digest", "store"]
+__all__ = ["cache_dir", "evict", "hash_key", "is_stored", "limit_bytes", "load", "source_digest", "store",
+           "sweep_temp"]
 
 _FORMAT = 1
 #: Default size limit of the thermal results, GB (about ten 1 mm results of the default scene).
 DEFAULT_MAX_GB = 2.0
+#: Age after which a temporary result folder is swept even if its writer's process id is alive, s (a 1 mm
+#: solve plus its write takes minutes; a pid may be reused or belong to another machine sharing the cache).
+STALE_TEMP_S = 6 * 3600.0
 
 
 def cache_dir(override: str | Path | None = None) -> Path:
@@ -114,6 +121,43 @@ def evict(folder: str | Path, limit: int | None = None, keep: str | None = None)
     return gone
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:           # exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_temp(folder: str | Path, max_age_s: float = STALE_TEMP_S) -> list[str]:
+    """Delete temporary result folders whose writer died (SIGKILL, power loss); return their names.
+
+    A folder ``.thermal-<key>.<pid>.<random>`` goes when process ``pid`` no longer exists or the folder is
+    older than ``max_age_s``; one without a pid (older layout) goes by age only.
+    """
+    import time
+
+    gone = []
+    try:
+        entries = [p for p in Path(folder).iterdir() if p.name.startswith(".thermal-") and p.is_dir()]
+    except OSError:
+        return gone
+    now = time.time()
+    for p in entries:
+        parts = p.name.split(".")
+        pid = int(parts[2]) if len(parts) >= 4 and parts[2].isdigit() else None
+        try:
+            age = now - p.stat().st_mtime
+        except OSError:
+            continue
+        if (pid is not None and pid != os.getpid() and not _pid_alive(pid)) or age > max_age_s:
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p.name)
+    return gone
+
+
 def hash_key(parts: dict) -> str:
     """A stable hex key for a JSON-able description of a run."""
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
@@ -151,15 +195,15 @@ def load(folder: Path, key: str) -> dict | None:
         return None
     try:
         meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
-        if meta.get("key") != key:
+        if not isinstance(meta, dict) or meta.get("key") != key:
             return None
-        with np.load(d / "arrays.npz", allow_pickle=False) as z:
+        with open(d / "arrays.npz", "rb") as fh, np.load(fh, allow_pickle=False) as z:   # closed if corrupt
             arrays = {name: z[name] for name in z.files}
         temps = np.load(d / "temps.npy", mmap_mode="r", allow_pickle=False)
         nt = arrays["times_s"].shape[0]
         if temps.shape != (nt, *arrays["labels"].shape) or arrays["min_temp_c"].shape != temps.shape[1:]:
             return None
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError):
+    except Exception:   # truncated zip (BadZipFile), wrong dtype, anything: rebuilt by the next store
         return None
     with contextlib.suppress(OSError):
         os.utime(d / "meta.json")          # used now: the last to be evicted
@@ -172,7 +216,8 @@ def store(folder: Path, key: str, meta: dict, arrays: dict[str, np.ndarray], tem
     target = folder / f"thermal-{key}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".thermal-{key}.", dir=folder))
+        sweep_temp(folder)
+        tmp = Path(tempfile.mkdtemp(prefix=f".thermal-{key}.{os.getpid()}.", dir=folder))
     except OSError:
         return
     try:

@@ -61,7 +61,7 @@ def export_file(scene_path, out: Path, lang: str | None = None) -> Path:
 
     check_lang(lang)
     _kind(out)
-    out = check_writable_target(Path(out), "-o")
+    out = check_writable_target(Path(out), "-o", inputs=(scene_path,))
     return export_story(load_story(scene_path, lang=lang), out)
 
 

@@ -233,11 +233,13 @@ def render_video(scene_path, out_path, *, size: tuple[int, int] = (1280, 720), f
     InputError
         Bad options or a bad scene, before anything is rendered or written.
     """
-    from cryoviz.core.files import atomic_path
+    from cryoviz.core.files import atomic_path, check_writable_target
     from cryoviz.deliver.vtt import vtt_text
     from cryoviz.story.session import check_lang, load_story
 
     out_path, size, fps, jobs = check_video_args(out_path, size, fps, jobs, duration_s)
+    for target in (out_path, out_path.with_suffix(".vtt")):   # neither may be the scene
+        check_writable_target(target, "-o", inputs=(scene_path,))
     check_lang(lang)
     vtt_path = out_path.with_suffix(".vtt")
     scene_key = str(Path(scene_path))

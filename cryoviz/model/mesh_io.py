@@ -75,8 +75,9 @@ def check_mesh(organ: str, path: Path, shown: str, expected_centroid_mm=None, no
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise bad("unsupported mesh file type", "STL, VTP, OBJ, PLY or VTK", suffix or "no extension")
-    if not path.is_file():
-        raise bad("mesh file not found", "an existing file (relative to the scene's folder)", str(path))
+    from cryoviz.model.mesh_guard import check_mesh_file
+
+    check_mesh_file(path, shown, key)   # regular file, size cap, declared counts: before VTK reads it
     from vtkmodules.vtkCommonCore import vtkObject
 
     shown_before = vtkObject.GetGlobalWarningDisplay()

@@ -66,6 +66,11 @@ def parse_scene(text: str, path: str = "<string>", base_dir: Path | None = None)
         raise InputError(Problem(path, "", "the scene must be text", "TOML text", show(type(text).__name__)))
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark written by some Windows editors
+    from cryoviz.model.scene_limits import shape_problem
+
+    shape = shape_problem(text)        # before tomllib: one long dotted key costs it gigabytes
+    if shape is not None:
+        raise InputError(Problem(path, "", shape[1], shape[2], line=shape[0]))
     try:
         data = tomllib.loads(text)
     except RecursionError:
@@ -133,6 +138,8 @@ def load_scene(path: str | Path, check_geometry: bool = False) -> Scene:
     shown = str(path)
     p = Path(path)
     try:
+        if p.exists() and not p.is_dir() and not p.is_file():   # a FIFO or device would block or never end
+            raise InputError(Problem(shown, "", "not a regular file", "a .toml file"))
         with p.open("rb") as fh:
             raw = fh.read(MAX_SCENE_BYTES + 1)
     except FileNotFoundError:
@@ -190,8 +197,8 @@ def check_scene_geometry(scene: Scene, anatomy: object | None = None) -> None:
                                     reach, f"[{fmt(p.x_mm)}, {fmt(p.y_mm)}]"))
     if problems:
         raise InputError(problems)
-    if not scene.probes and not scene.lesions:
-        return
+    if not scene.probes and not scene.lesions and not (scene.phantom is None and scene.anatomy.meshes):
+        return          # patient meshes are checked (read, closed, plausible) in every scene, probes or not
     import numpy as np
 
     if anatomy is None:

@@ -7,7 +7,6 @@ source of ``model/`` and ``physics/``) and how a :class:`~cryoviz.physics.result
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from cryoviz.core import cache as _cache
 from cryoviz.model import probes as P
+from cryoviz.model.mesh_guard import file_digest
 from cryoviz.model.tissue import TissueTable, default_table
 from cryoviz.physics.result import ThermalResult
 from cryoviz.physics.thermal_run import (
@@ -44,8 +44,8 @@ def _cache_parts(scene, grid_mm: float, table: TissueTable) -> dict:
     for organ, path in sorted(dict(scene.anatomy.meshes).items()):
         p = Path(path)
         p = p if p.is_absolute() else base / p
-        try:
-            meshes[organ] = hashlib.sha256(p.read_bytes()).hexdigest()
+        try:   # chunked, regular files only: a FIFO or /dev/zero must not hang or fill memory here
+            meshes[organ] = file_digest(p) or f"refused:{p}"
         except OSError:
             meshes[organ] = f"missing:{p}"
     return {"model": MODEL_VERSION, "code": _source_digest(), "scene": scene_d, "meshes": meshes,

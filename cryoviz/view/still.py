@@ -41,7 +41,10 @@ def write_still(scene_path, out_png, *, time_s: float | None = None, chapter: st
     check_lang(lang)
     if view not in VIEWS:
         raise InputError.one("argument", "--view", "unknown view", ", ".join(VIEWS), str(view))
-    out_png = check_writable_target(Path(out_png), "-o")
+    if Path(out_png).suffix.lower() != ".png":
+        raise InputError.one("argument", "-o", "the still must be a .png file", "a path ending in .png",
+                             str(out_png))
+    out_png = check_writable_target(Path(out_png), "-o", inputs=(scene_path,))
     story = load_story(scene_path, lang=lang)
     if chapter is not None:
         t = story.chapter_time(chapter)

@@ -1,0 +1,84 @@
+"""The thermal cache heals: an unreadable entry is rebuilt, a killed writer's temporary folder is swept,
+and ``simulate`` unwinds on SIGTERM like ``render``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryoviz.core import cache
+
+REPO = Path(__file__).resolve().parents[2]
+SCENE = REPO / "scenes" / "salvage_whole_gland.toml"
+
+
+def _entry(folder: Path, key: str = "k1") -> Path:
+    arrays = {"times_s": np.arange(3.0), "labels": np.zeros((2, 2, 2), np.uint8),
+              "min_temp_c": np.zeros((2, 2, 2), np.float32)}
+    cache.store(folder, key, {"grid_mm": 1.0}, arrays, np.zeros((3, 2, 2, 2), np.float16))
+    assert cache.load(folder, key) is not None
+    return folder / f"thermal-{key}"
+
+
+def test_a_truncated_array_file_or_a_non_dict_meta_reads_as_missing(tmp_path):
+    d = _entry(tmp_path)
+    data = (d / "arrays.npz").read_bytes()
+    (d / "arrays.npz").write_bytes(data[: len(data) // 2])                  # today: BadZipFile every run
+    assert cache.load(tmp_path, "k1") is None
+    d = _entry(tmp_path)                                                     # the next store rebuilds it
+    assert cache.load(tmp_path, "k1") is not None
+    (d / "meta.json").write_text(json.dumps(["not", "a", "dict"]))           # today: AttributeError
+    assert cache.load(tmp_path, "k1") is None
+    (d / "meta.json").write_text("{")
+    assert cache.load(tmp_path, "k1") is None
+
+
+def test_temporary_folders_of_dead_writers_are_swept(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".thermal-abc.{dead.pid}.x1"                        # SIGKILL'd writer
+    orphan.mkdir(parents=True)
+    (orphan / "temps.npy").write_bytes(b"\0" * 1000)
+    old = tmp_path / ".thermal-def.zz9"                                      # old layout, no pid: by age
+    old.mkdir()
+    os.utime(old, (time.time() - 2 * cache.STALE_TEMP_S,) * 2)
+    mine = tmp_path / f".thermal-ghi.{os.getpid()}.x2"                       # a live writer's: kept
+    mine.mkdir()
+    _entry(tmp_path)
+    assert not orphan.exists() and not old.exists() and mine.exists()
+
+
+def test_simulate_recomputes_over_a_corrupt_entry(tmp_path, monkeypatch):
+    from cryoviz.model.scene_load import load_scene
+    from cryoviz.physics.thermal import simulate
+
+    monkeypatch.setenv("CRYOVIZ_CACHE", str(tmp_path))
+    scene = load_scene(SCENE)
+    first = simulate(scene, grid_mm=4.0)
+    (entry,) = [p for p in tmp_path.iterdir() if p.name.startswith("thermal-")]
+    (entry / "arrays.npz").write_bytes(b"PK\x03\x04 truncated")
+    again = simulate(scene, grid_mm=4.0)
+    assert again.metrics["organs"]["prostate"] == first.metrics["organs"]["prostate"]
+    (entry2,) = [p for p in tmp_path.iterdir() if p.name.startswith("thermal-")]
+    assert cache.load(tmp_path, entry2.name.removeprefix("thermal-")) is not None
+
+
+@pytest.mark.timeout(300)
+def test_simulate_unwinds_on_sigterm(tmp_path):
+    env = {**os.environ, "CRYOVIZ_CACHE": str(tmp_path), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "cryoviz", "simulate", str(SCENE), "--grid-mm", "1.0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    time.sleep(6.0)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, err[-800:])               # today: -15
+    assert "Traceback" not in err and err.strip().endswith("interrupted")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".thermal-")]

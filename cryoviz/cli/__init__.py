@@ -110,7 +110,8 @@ def _build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", type=Path, default=Path("meshes"))
 
     b = sub.add_parser("bench", help="performance figures beside the naive peers")
-    b.add_argument("what", nargs="?", default="all", choices=["thermal", "video", "app", "ultrasound", "all"])
+    b.add_argument("what", nargs="?", default="all",
+                   choices=["thermal", "video", "app", "ultrasound", "soak", "all"])
     b.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
     return p
 

@@ -122,6 +122,7 @@ CLIENT_KEYS: dict[str, Validator] = {
     "rectum_gap_mm": in_range(*LIMITS["rectum_gap_mm"]),
     "hydrodissection": boolean,
     "preset": choice(tuple(LAYOUT_PRESETS)),
+    "lesion_us": boolean,          # the clinician's "lesion on ultrasound" switch (issue #17)
 }
 
 

@@ -48,8 +48,10 @@ VIEW_PX = ((16, 16), (3840, 2160))
 CLIENT_LIFECYCLE = frozenset({"client_connected", "client_exited", "client_unmounted"})
 #: RPCs no client may call (stop the server; list server folders).
 REMOVED_RPCS = ("application.exit", "application.exit.later", "file.server.directory.list")
-#: Seconds between two screenshots a client may ask for (each writes a file).
+#: Seconds between two file-writing requests (screenshot, take-home files) a client may make.
 SHOT_EVERY_S = 1.0
+#: Triggers that write files.
+FILE_TRIGGERS = frozenset({"cv_shot", "cv_take_home"})
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -244,7 +246,7 @@ class ServerGuard:
             if not isinstance(name, str) or not isinstance(args if args is not None else [], list) \
                     or not isinstance(kwargs if kwargs is not None else {}, dict):
                 return None
-            if name == "cv_shot":
+            if name in FILE_TRIGGERS:
                 now = time.monotonic()
                 if now - self._last_shot < SHOT_EVERY_S:
                     return None

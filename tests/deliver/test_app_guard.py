@@ -46,6 +46,8 @@ def _set(app, **values):
 
 def _state_is_valid(app) -> None:
     for key, check in guard.CLIENT_KEYS.items():
+        if app.state[key] is None:      # not set yet (e.g. lesion_us in a scene without a lesion)
+            continue
         assert check(app.state[key], app) == app.state[key], key
 
 

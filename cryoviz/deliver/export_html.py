@@ -54,7 +54,9 @@ def _pack(geometries: list[dict]) -> tuple[list[dict], str]:
         entry = {"kind": g["kind"], "points": put(np.asarray(g["points"], "<f4"))}
         if g["kind"] == "mesh":
             entry["triangles"] = put(np.asarray(g["triangles"], "<u4"))
-        entry["colours"] = put(np.asarray(g["colours"], np.uint8)) if g.get("colours") is not None else None
+        cols = g.get("colours")
+        entry["colours"] = put(np.asarray(cols, np.uint8)) if cols is not None else None
+        entry["colour_size"] = int(np.shape(cols)[1]) if cols is not None else 0
         manifest.append(entry)
     blob = gzip.compress(b"".join(parts), compresslevel=9, mtime=0)
     return manifest, base64.b64encode(blob).decode("ascii")
@@ -76,8 +78,8 @@ def build_visit_html(story, date: _dt.date | None = None) -> str:
     from cryoviz import __version__
     from cryoviz.deliver.scene_export import export_moments
     from cryoviz.deliver.takehome_text import take_home_text
+    from cryoviz.view.lesions import LESION_GHOST_OPACITY
     from cryoviz.view.palette import BACKGROUND, ISOTHERM_STYLE
-    from cryoviz.view.render import LESION_GHOST_OPACITY
 
     text, ex, ui = story.text, story.text["export"], story.text["ui"]
     words = take_home_text(story, date)
@@ -104,8 +106,8 @@ def build_visit_html(story, date: _dt.date | None = None) -> str:
         texts.append(f'<div data-moment-text="{i}"{"" if i == 0 else " hidden"}>'
                      f'<h3>{_e(moments[i]["title"])}</h3><p class="cv-source">{_e(m.clock)}</p>{body}'
                      f'{f"<ul>{extra}</ul>" if extra else ""}</div>')
-    organs = [n for n in data.organ_names if any(a["name"] == f"organ:{n}" for m in moments
-                                                 for a in m["actors"])]
+    organs = [n for n in data.organ_names if any(a["name"] == f"organ:{n}" or a["name"].endswith(f":{n}")
+                                                 for m in moments for a in m["actors"])]
     boxes = "".join(
         f'<label class="cv-check"><input type="checkbox" data-organ-toggle="{_e(n)}" checked> '
         f'<span class="cv-swatch" style="background:{_swatch(n, data)}"></span>{_e(data.organ_names[n])}'

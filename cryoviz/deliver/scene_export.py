@@ -88,23 +88,35 @@ def _triangles(ds) -> tuple[np.ndarray, np.ndarray, str]:
     if not isinstance(mesh, pv.PolyData):
         mesh = mesh.extract_surface(algorithm="dataset_surface")
     if mesh.GetNumberOfPolys() + mesh.GetNumberOfStrips() == 0:
-        return np.asarray(mesh.points, np.float32), np.zeros((0, 3), np.uint32), "points"
+        kind = "lines" if mesh.GetNumberOfLines() else "points"
+        return np.asarray(mesh.points, np.float32), np.zeros((0, 3), np.uint32), kind
     tri = mesh.triangulate()
     faces = np.asarray(tri.faces).reshape(-1, 4)[:, 1:] if tri.GetNumberOfPolys() else np.zeros((0, 3), int)
     return np.asarray(tri.points, np.float32), faces.astype(np.uint32), "mesh"
 
 
 def _vertex_colours(actor, ds) -> np.ndarray | None:
-    """RGB uint8 per point when the actor is coloured by a scalar (its own lookup table), else None."""
-    mapper = actor.GetMapper()
-    if not mapper.GetScalarVisibility() or ds.GetPointData().GetScalars() is None:
-        return None
+    """RGB (or RGBA, when the lookup table has see-through values) uint8 per point when the actor is
+    coloured by a scalar (its own lookup table), else None."""
     from vtkmodules.util.numpy_support import vtk_to_numpy
 
-    rgba = mapper.MapScalars(ds, 1.0)
+    mapper = actor.GetMapper()
+    if not mapper.GetScalarVisibility():
+        return None
+    pd = ds.GetPointData()
+    if mapper.GetScalarMode() == 3 and mapper.GetArrayName():  # VTK_SCALAR_MODE_USE_POINT_FIELD_DATA
+        arr = pd.GetArray(mapper.GetArrayName())  # the section's ice slice, coloured by its "T" array
+        rgba = mapper.GetLookupTable().MapScalars(arr, 1, -1) if arr is not None else None
+    elif pd.GetScalars() is not None:
+        rgba = mapper.MapScalars(ds, 1.0)
+    else:
+        return None
     if rgba is None or rgba.GetNumberOfTuples() != ds.GetNumberOfPoints():
         return None
-    return np.ascontiguousarray(vtk_to_numpy(rgba)[:, :3], np.uint8)
+    cols = vtk_to_numpy(rgba)
+    if cols.shape[1] == 4 and cols[:, 3].min() == 255:
+        cols = cols[:, :3]  # opaque: RGB is enough; a lookup table with alpha (the section's ice) keeps it
+    return np.ascontiguousarray(cols, np.uint8)
 
 
 def _label_anchors(anatomy, names) -> dict[str, list[float]]:
@@ -206,6 +218,8 @@ def export_moments(story, *, shell_mm: float | None = 1.0) -> SceneData:
                 ds = actor.GetMapper().GetInput() if actor.GetMapper() is not None else None
                 if ds is None or ds.GetNumberOfPoints() == 0:
                     continue
+                if ds.GetNumberOfPolys() + ds.GetNumberOfStrips() == 0 and ds.GetNumberOfLines():
+                    continue  # outlines (of the section views): the viewer draws no lines; the caps show
                 prop = actor.GetProperty()
                 matrix = np.array([[actor.GetMatrix().GetElement(i, j) for j in range(4)]
                                    for i in range(4)], float)

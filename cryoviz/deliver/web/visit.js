@@ -24,7 +24,7 @@
       geo.setAttribute("position", new T.BufferAttribute(new Float32Array(buf, g.points[0], g.points[1]), 3));
       if (g.colours) {
         const c = new Uint8Array(buf, g.colours[0], g.colours[1]);
-        geo.setAttribute("color", new T.BufferAttribute(c, 3, true));
+        geo.setAttribute("color", new T.BufferAttribute(c, g.colour_size || 3, true));
       }
       if (g.kind === "mesh") {
         geo.setIndex(new T.BufferAttribute(new Uint32Array(buf, g.triangles[0], g.triangles[1]), 1));
@@ -63,11 +63,15 @@
     const m = data.moments[state.moment];
     const plane = planes[state.section];
     for (const a of m.actors) {
-      const organ = a.name.startsWith("organ:") ? a.name.slice(6) : null;
+      // an organ is drawn whole ("organ:NAME") or, in the renderer's section views, as its capped cut
+      // ("section:VIEW:NAME"); one toggle hides both
+      const part = /^(?:organ|section:[a-z]+):(.+)$/.exec(a.name);
+      const organ = part ? part[1] : null;
       if (organ && state.hidden.has(organ)) continue;
       const g = geos[a.geometry];
       const clip = plane && a.cut ? [plane] : [];
-      const translucent = a.opacity < 0.999;
+      const vertexAlpha = g.geo.getAttribute("color") && g.geo.getAttribute("color").itemSize === 4;
+      const translucent = a.opacity < 0.999 || vertexAlpha;
       let obj;
       if (g.kind === "points") {
         obj = new T.Points(g.geo, new T.PointsMaterial({

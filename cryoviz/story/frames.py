@@ -145,6 +145,8 @@ class FrameState:
     ultrasound_s : float or None
         Procedure time the ultrasound picture shows; None while the ultrasound probe is not in (the panel is
         dark). Before the first freeze the picture is of warm tissue.
+    frozen_organs : tuple of str
+        Organs whose structure froze in the simulation (drawn with an ice tint), from the result chapter on.
     """
 
     t_s: float
@@ -177,3 +179,4 @@ class FrameState:
     callout: bool = False
     panel_lines: tuple[str, ...] = ()
     ultrasound_s: float | None = None
+    frozen_organs: tuple[str, ...] = ()

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "FROZEN_C", "SPARED_C", "STRUCTURES", "Finding", "ProtectedStructure", "findings", "target_kind",
+    "FROZEN_C", "SPARED_C", "STRUCTURES", "Finding", "ProtectedStructure", "findings", "frozen_organs",
+    "target_kind",
 ]
 
 #: A structure whose coldest point reached this is called frozen: 0 °C is the edge of the ice the
@@ -85,11 +86,18 @@ class ProtectedStructure:
     id: str
     organ: str
     codes: tuple[str, ...]
+    drawn: str = ""
+
+    @property
+    def mesh(self) -> str:
+        """The organ of the 3D scene that shows it (``cryoviz.model.scene.ORGAN_NAMES``)."""
+        return self.drawn or self.organ
 
 
 #: Protected structures, in the order the story tells them.
 STRUCTURES: tuple[ProtectedStructure, ...] = (
-    ProtectedStructure("rectal_wall", "rectum_wall", ("rectal_wall_frozen", "rectal_wall_near_ice")),
+    ProtectedStructure("rectal_wall", "rectum_wall", ("rectal_wall_frozen", "rectal_wall_near_ice"),
+                       drawn="rectum"),
     ProtectedStructure("urethral_wall", "urethra", ("urethral_wall_frozen", "urethra_frozen_warmer_off")),
     ProtectedStructure("sphincter", "sphincter", ("sphincter_frozen",)),
     ProtectedStructure("nerve_bundles", "neurovascular_bundles", ("nerve_bundles_frozen",)),
@@ -205,3 +213,9 @@ def unexplained_codes(metrics: dict | None, found: tuple[Finding, ...]) -> tuple
     metrics = metrics if isinstance(metrics, dict) else {}
     told = {c for f in found for c in f.codes}
     return tuple(str(c) for c in metrics.get("warning_codes", ()) or () if str(c) not in told)
+
+
+def frozen_organs(found: tuple[Finding, ...]) -> tuple[str, ...]:
+    """The 3D scene's organs whose structure froze (the picture tints them like ice once this is told)."""
+    mesh = {s.id: s.mesh for s in STRUCTURES}
+    return tuple(mesh[f.structure] for f in found if f.outcome == "frozen" and f.structure in mesh)

@@ -24,7 +24,7 @@ from cryoviz.story.camera import Camera, Pose, chapter_poses, ease, interpolate
 from cryoviz.story.focus import CHAPTER_SECTION, focus_organ, lethal_gap
 from cryoviz.story.frames import Chapter, Cue, FrameState, FrozenDict
 from cryoviz.story.opacity import chapter_opacity
-from cryoviz.story.outcomes import findings
+from cryoviz.story.outcomes import findings, frozen_organs
 from cryoviz.story.pacing import Plan, Segment, key_time, need_s, protocol_segments
 from cryoviz.story.text import chapter_id, fill, format_number, load_text
 
@@ -92,6 +92,7 @@ class Story:
         self._numbers = captions.numbers(scene, result, self.probes)
         self.values = captions.format_values(self._numbers, self.lang)
         self.findings = findings(self._metrics)
+        self._frozen = frozen_organs(self.findings)
         # the opening card names this plan: the scene's own title, in the language it is written in
         own = getattr(scene, "title", "").strip() and self.lang == scene.story.language
         self.title = scene.title.strip() if own else self.text["cards"]["opening_title"]
@@ -273,6 +274,7 @@ class Story:
             isotherm_time_s=iso_t, isotherms_c=isos, legend=legend, show_coldest=coldest,
             organ_opacity=self._opacity(i, t), camera=self._camera(i, t),
             panel_lines=self.spared_lines if results_in else (), ultrasound_s=us_s,
+            frozen_organs=self._frozen if results_in else (),
             section=CHAPTER_SECTION.get(ch.id), focus=focus, callout=self._callout(plan, t),
         )
 

@@ -14,9 +14,9 @@ deep indigo for the lethal −40 °C zone, so "colder" always means "deeper blue
 from __future__ import annotations
 
 __all__ = [
-    "BACKGROUND", "BONE_LOOK", "CALLOUT", "CATHETER", "CVD_MIN_DELTA_E", "ICE_LOOK", "ISOTHERM_STYLE",
-    "LESION_STYLE", "ORGAN_LOOK", "ORGAN_STYLE", "PROBE_ACTIVE", "PROBE_SHAFT", "RECEDE", "RECEDE_DARKEN",
-    "TEXT", "hex_rgb", "lighten", "mix", "recede",
+    "BACKGROUND", "BONE_LOOK", "CALLOUT", "CATHETER", "CVD_MIN_DELTA_E", "FROZEN_TINT", "ICE_LOOK",
+    "ISOTHERM_STYLE", "LESION_STYLE", "ORGAN_LOOK", "ORGAN_STYLE", "PROBE_ACTIVE", "PROBE_SHAFT", "RECEDE",
+    "RECEDE_DARKEN", "TEXT", "frozen_colour", "hex_rgb", "lighten", "mix", "recede",
 ]
 
 BACKGROUND = "#141b24"
@@ -37,6 +37,10 @@ ISOTHERM_STYLE: dict[float, tuple[str, float]] = {
     -20.0: ("#1cace0", 0.32),
     -40.0: ("#2d4edc", 0.88),
 }
+
+#: An organ that froze is drawn this much toward the ice colour (the -20 °C shell's), so a frozen nerve
+#: bundle no longer looks like one outside the ice ("What was spared" on).
+FROZEN_TINT = (ISOTHERM_STYLE[-20.0][0], 0.55)
 
 #: organ -> (colour, default opacity)
 ORGAN_STYLE: dict[str, tuple[str, float]] = {
@@ -91,3 +95,9 @@ def mix(a: str, b: str, u: float) -> tuple[float, float, float]:
     """Colour a fraction ``u`` of the way from ``a`` to ``b`` (both ``"#rrggbb"``), as floats."""
     ra, rb = hex_rgb(a), hex_rgb(b)
     return tuple((1.0 - u) * x + u * y for x, y in zip(ra, rb, strict=True))  # type: ignore[return-value]
+
+
+def frozen_colour(colour: str) -> str:
+    """``colour`` (``"#rrggbb"``) mixed toward the ice colour by :data:`FROZEN_TINT`, as ``"#rrggbb"``."""
+    ice, share = FROZEN_TINT
+    return "#" + "".join(f"{round(255 * c):02x}" for c in mix(colour, ice, share))

@@ -35,6 +35,7 @@ from cryoviz.view.palette import (
     ISOTHERM_STYLE,
     ORGAN_LOOK,
     ORGAN_STYLE,
+    frozen_colour,
     hex_rgb,
     lighten,
     recede,
@@ -250,8 +251,10 @@ class SceneRenderer:
         for (v, _n), a in self._outlines.items():
             if v != view:
                 a.visibility = False
+        frozen = set(getattr(state, "frozen_organs", ()) or ())  # drawn like ice once the result is told
         for name, actor in self._organ_actors.items():
             colour, base = ORGAN_STYLE.get(name, ("#cccccc", 0.6))
+            colour = frozen_colour(colour) if name in frozen else colour
             op = float(opac.get(name, base))
             shown = bool(visible.get(name, True)) and op > 0.01
             if name in _SEE_THROUGH:

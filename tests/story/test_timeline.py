@@ -258,3 +258,15 @@ def test_the_ultrasound_follows_the_story(story):
             assert s.ultrasound_s == pytest.approx(max(s.procedure_s, 0.0))
     assert story.state_at(prep.end_s - 1e-6).ultrasound_s == 0.0   # in, before any freezing: warm tissue
     assert story.state_at(story.duration_s).ultrasound_s is None     # the probe came out at the end
+
+
+def test_frozen_organs_only_from_the_result_chapter(story):
+    from cryoviz.story.outcomes import STRUCTURES
+
+    mesh = {s.id: s.mesh for s in STRUCTURES}
+    frozen = tuple(mesh[f.structure] for f in story.findings if f.outcome == "frozen" and f.structure in mesh)
+    assert frozen  # the default scene freezes some protected structure (the nerve bundles at least)
+    sp = _chapter(story, "spared")
+    first = next(c.start_s for c in story.cues if c.start_s >= sp.start_s)
+    for t in _samples(story, 200):
+        assert story.state_at(t).frozen_organs == (frozen if t >= first - 1e-6 else ()), t

@@ -195,3 +195,26 @@ def test_overlay_follows_a_resized_window(story):
         assert r.overlay.caption.GetTextProperty().GetFontSize() == 16  # 32 px at 720 high, halved
     finally:
         r.close()
+
+
+def test_frozen_organs_look_icy_once_the_result_is_told(renderer, story):
+    from cryoviz.view.palette import ORGAN_STYLE, frozen_colour, hex_rgb, recede
+
+    def expected(state, name, frozen):
+        colour = ORGAN_STYLE[name][0]
+        colour = frozen_colour(colour) if name in frozen else colour
+        faded = state.focus is not None and name != state.focus  # organs the caption does not name recede
+        return recede(colour) if faded else hex_rgb(colour)
+
+    spared = story.state_at(story.chapter_time("spared"))
+    frozen = set(spared.frozen_organs)
+    assert "neurovascular_bundles" in frozen  # 2 mm default scene: the nerve bundles freeze
+    before = story.state_at(_freeze1_end(story))  # before the result: ordinary colours
+    assert before.frozen_organs == ()
+    for state in (before, spared):
+        renderer.apply(state)
+        for name, actor in renderer._organ_actors.items():
+            want = expected(state, name, set(state.frozen_organs))
+            assert actor.prop.color.float_rgb == pytest.approx(want, abs=3e-3), name  # 8-bit colours
+    tinted = frozen_colour(ORGAN_STYLE["neurovascular_bundles"][0])
+    assert hex_rgb(tinted) != pytest.approx(hex_rgb(ORGAN_STYLE["neurovascular_bundles"][0]), abs=0.05)

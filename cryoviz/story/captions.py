@@ -117,7 +117,10 @@ def _finding_lines(found: tuple[Finding, ...], metrics: dict, text: dict, lang: 
             if said:
                 lines.append(Line(said, f.structure, f.outcome))
         for code in f.codes:  # a structure's own reason (why_<code>) first, else the shared warning line
-            said = fill(table[f"why_{code}"], v) if f"why_{code}" in table else text["warnings"].get(code)
+            said = fill(table[f"why_{code}"], v) if f"why_{code}" in table else None
+            if not said and kind != "whole_gland":  # a partial plan's own published figure, if it differs
+                said = text["warnings_partial"].get(code)
+            said = said or text["warnings"].get(code)
             if said:
                 lines.append(Line(said, f"warning:{code}", f.outcome))
     for code in unexplained_codes(metrics, found):

@@ -166,3 +166,16 @@ def test_the_default_scene_names_the_nerve_bundles_after_the_freeze(stories):
         assert any("erection problems" in c.text and "80 %" in c.text for c in nerve)
     panel = [line for line in story.spared_lines if line.startswith("Nerve bundles")]
     assert len(panel) == 1
+
+
+def test_a_partial_plan_quotes_the_partial_plans_figures(stories):
+    told = 0
+    for name in ("hemi", "focal"):
+        story = stories[name]["en"]
+        said = [c.text for c in story.cues if c.about == "warning:nerve_bundles_frozen"]
+        told += len(said)
+        for text in said:
+            assert "COLD" in text and "80 %" not in text, text
+    assert told >= 1
+    whole = [c.text for c in stories["30ml"]["en"].cues if c.about == "warning:nerve_bundles_frozen"]
+    assert whole and "80 %" in whole[0]

@@ -166,6 +166,10 @@ def test_every_warning_code_has_a_patient_sentence_in_every_language():
             assert not placeholders(sentence), (lang, code)  # told on its own, it needs no figure
             if lang == "en":
                 assert reading_grade(sentence) <= 8.0, sentence
+        partial = load_text(lang)["warnings_partial"]  # a half or focal plan's own figures
+        assert set(partial) <= set(WARNING_CODES) and "nerve_bundles_frozen" in partial
+        for v in partial.values():
+            assert not placeholders(v) and (lang != "en" or reading_grade(v) <= 8.0), v
     # every code about a structure the story names is tied to that structure's finding
     tied = {c for s in STRUCTURES for c in s.codes} | {"target_undertreated"}
     assert tied == set(WARNING_CODES)

@@ -213,6 +213,7 @@ def _side_column(app) -> None:
     _sizing_panel()
     with _panel(_label("ultrasound_view", "Ultrasound view"), "Ultrasound view", classes="cv-us"):
         html.Img(v_if="us_src", src=("us_src",), alt="Ultrasound picture at this moment")
+        html.Div("{{ labels.ultrasound_off }}", v_if="!us_src", classes="cv-small")  # no probe, no picture
     with _panel(_label("organs", "Organs")), html.Div(classes="cv-row"):
         with html.Label(v_for="o in organs", key="o.key"):
             html.Input(type="checkbox", checked=("organs_visible[o.key]",),

@@ -114,9 +114,13 @@ def test_page_shows_a_picture_and_every_named_control(page):
     assert page.get_by_role("slider", name="Timeline").count() == 1
     assert page.get_by_role("button", name="Play").count() == 1
     assert chapter_buttons(page).count() >= 6
-    us = page.get_by_label("Ultrasound view").locator("img")
-    assert us.get_attribute("src").startswith("data:image/png;base64,")
     assert "Not for treatment planning" in page.get_by_role("note").inner_text()
+    # the ultrasound panel is dark until the story puts its probe in, then shows the picture
+    panel = page.get_by_label("Ultrasound view", exact=True)
+    assert panel.locator("img").count() == 0 and "not in" in panel.inner_text()
+    page.get_by_role("button", name="Placing the probes", exact=True).click()
+    panel.locator("img").wait_for(timeout=30_000)
+    assert panel.locator("img").get_attribute("src").startswith("data:image/png;base64,")
 
 
 def test_each_chapter_button_changes_picture_and_caption(page):

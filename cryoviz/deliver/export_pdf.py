@@ -24,59 +24,45 @@ PICTURE_PX = (960, 600)
 _WHITE = "#ffffff"
 
 
-def summary_pictures(story, size: tuple[int, int] = PICTURE_PX) -> tuple[np.ndarray, np.ndarray]:
-    """The 3D still and the side cut (sagittal section) of the "what was spared" moment, for print.
+def _for_paper(r) -> np.ndarray:
+    """The renderer's picture on white, with its organ names (laid out by the renderer) but without the
+    on-screen overlay text (title, clock, caption, disclaimer, legend: the page says them in words)."""
+    from vtkmodules.vtkRenderingCore import vtkProp
 
-    Both come from the project's :class:`~cryoviz.view.render.SceneRenderer` at the story's "what was
-    spared" time (its last chapter when the story has no such chapter), on a white background, without the
-    on-screen text (the page says it in words). The side cut clips organs and ice shells at the prostate's
-    mid-plane (x = centre) and looks at the cut from the patient's left.
+    r.plotter.set_background(_WHITE)
+    for value in vars(r.overlay).values():
+        for prop in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(prop, vtkProp):
+                prop.SetVisibility(False)
+    return r.image()
+
+
+def summary_pictures(story, size: tuple[int, int] = PICTURE_PX) -> tuple[np.ndarray, np.ndarray]:
+    """A 3D still (the probes in place) and the renderer's side cut (sagittal section) of "what was
+    spared", for print.
+
+    Both come from the project's :class:`~cryoviz.view.render.SceneRenderer` on a white background: the 3D
+    still at the story's "probes" moment (the first chapter when there is none), the section at its
+    "what was spared" moment (its last chapter when there is none) with ``view="sagittal"`` — the
+    renderer's capped section with the coldest temperature reached as ice bands.
 
     Returns
     -------
     (still, section) : two (H, W, 3) uint8 arrays
     """
-    from vtkmodules.vtkCommonDataModel import vtkPlane
-    from vtkmodules.vtkRenderingCore import vtkActor2D
-    from vtkmodules.vtkRenderingLabel import vtkLabeledDataMapper
-
     from cryoviz.view.render import STILL_DEPTH_PEELS, SceneRenderer
 
-    t = story.chapter_time("spared")
-    t = story.chapter_time(story.chapters[-1].id) if t is None else t
-    state = story.state_at(t)
+    def at(chapter: str, fallback) -> float:
+        t = story.chapter_time(chapter)
+        return story.chapter_time(fallback.id) if t is None else t
+
     r = SceneRenderer(story, size, captions=False, depth_peels=STILL_DEPTH_PEELS, shell_mm=None)
     try:
-        r.apply(state)
-        pl = r.plotter
-        pl.set_background(_WHITE)
-        props = pl.renderer.GetViewProps()
-        props.InitTraversal()
-        for _ in range(props.GetNumberOfItems()):  # on-screen text: the page says it in words
-            prop = props.GetNextProp()
-            if isinstance(prop, vtkActor2D) and isinstance(prop.GetMapper(), vtkLabeledDataMapper):
-                # organ names about 7 pt high on paper (the screen size would print at under 4 pt)
-                prop.GetMapper().GetLabelTextProperty().SetFontSize(max(size[1] // 22, 8))
-            elif isinstance(prop, vtkActor2D):
-                prop.SetVisibility(False)
-        still = r.image()
-        cam = state.camera
-        focal = np.asarray(cam.focal_point, float)
-        dist = float(np.linalg.norm(np.asarray(cam.position, float) - focal))
-        centre = np.asarray(story.anatomy.mesh("prostate").center if "prostate" in story.anatomy.organs
-                            else focal, float)
-        plane = vtkPlane()
-        plane.SetOrigin(*centre)
-        plane.SetNormal(-1.0, 0.0, 0.0)  # keep x <= centre: the patient's right half, seen from his left
-        for name, actor in pl.renderer.actors.items():
-            if name.startswith(("organ:", "isotherm:", "lesion")) and hasattr(actor, "GetMapper"):
-                actor.GetMapper().RemoveAllClippingPlanes()
-                actor.GetMapper().AddClippingPlane(plane)
-        pl.camera.focal_point = tuple(centre)
-        pl.camera.position = (centre[0] + dist, centre[1], centre[2])
-        pl.camera.up = (0.0, 0.0, 1.0)
-        pl.renderer.ResetCameraClippingRange()
-        section = r.image()
+        r.apply(story.state_at(at("probes", story.chapters[0])))
+        still = _for_paper(r)
+        r.set_options(view="sagittal")
+        r.apply(story.state_at(at("spared", story.chapters[-1])))
+        section = _for_paper(r)
     finally:
         r.close()
     return still, section

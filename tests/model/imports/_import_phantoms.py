@@ -145,6 +145,9 @@ def write_rtstruct(folder: Path, slice_mm: float = 2.5) -> Path:
     add(2, "Rectum", [(z, ellipse((g[0], ry), RECTUM_RADIUS, RECTUM_RADIUS))
                       for z in np.arange(g[2] - 35.0, g[2] + 30.0, slice_mm)])
     add(3, "PTV_7800", gland)
+    lc, r = g + LESION_OFFSET, LESION_RADIUS
+    zs = np.arange(lc[2] - r + 0.5 * slice_mm, lc[2] + r, slice_mm)
+    add(4, "GTV_p", [(z, ellipse(lc, *(2 * [np.sqrt(r * r - (z - lc[2]) ** 2)]), 48)) for z in zs])
     ds.StructureSetROISequence = Sequence(rois)
     ds.ROIContourSequence = Sequence(contours)
     ds.save_as(str(path), enforce_file_format=True)

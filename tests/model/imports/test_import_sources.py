@@ -79,7 +79,9 @@ def test_rt_structure_set_with_fake_identifiers_leaks_none(files, tmp_path, caps
     assert abs(_ml(pro) - ref) <= 0.05 * ref
     assert "PTV_7800" in text and "skipped" in text  # a margin is never an organ
     written = [p for p in tmp_path.iterdir()]
-    assert {p.name for p in written} == {"rt.toml", "rt-prostate.vtp", "rt-rectum.vtp"}
+    assert {p.name for p in written} == {"rt.toml", "rt-prostate.vtp", "rt-rectum.vtp", "rt-lesion-1.vtp"}
+    assert _surf(out, "lesion-1").center_of_mass()[0] > 8.0  # the GTV in his left half
+    assert 'ROI 4 "GTV_p"' in text and 'mesh = "rt-lesion-1.vtp"' in out.read_text()
     for secret in (P.FAKE_ID, "SECRET", "Doe", "Johnathan", "19510203", "RS."):
         assert secret not in text
     for secret in (P.FAKE_ID, P.FAKE_NAME, "Johnathan", "19510203"):  # short ones turn up in base64 data

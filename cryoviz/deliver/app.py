@@ -137,7 +137,7 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
             "chapters": [], "chapter_id": "", "chapter_title": "", "caption": "", "clock": "",
             "organs": [], "organs_visible": {}, "cutaway": False, "section_view": "story",
             "iso_0": True, "iso_m20": True, "iso_m40": True, "clinician": False,
-            "lesion_us": None, "has_lesions": False,
+            "lesion_us": False, "has_lesions": False,
             "volume_ml": float(a.volume_ml), "rectum_gap_mm": float(a.rectum_gap_mm),
             "hydrodissection": bool(a.hydrodissection),
             "preset": self.scene.layout.preset if self.scene.layout is not None else "whole_gland",
@@ -171,7 +171,9 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         lesions = getattr(self.story.scene, "lesions", ())
         if lesions:  # issue #17: the cancer spot is toggled like an organ
             names.append("lesion")
-            if self.state.lesion_us is None:  # the clinician toggle starts where the scene says
+            if getattr(self, "_lesion_us_scene", None) is not self.story.scene:
+                # the clinician toggle starts where the scene says, once per scene (not per language)
+                self._lesion_us_scene = self.story.scene
                 self.state.lesion_us = any(les.visible_on_ultrasound for les in lesions)
         self.state.has_lesions = bool(lesions)
         lesion_label = str(self.text.get("lesion", {}).get("toggle", "Cancer spot"))

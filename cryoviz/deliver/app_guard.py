@@ -117,7 +117,6 @@ CLIENT_KEYS: dict[str, Validator] = {
     "iso_m20": boolean,
     "iso_m40": boolean,
     "clinician": boolean,
-    "lesion_us": boolean,  # issue #17: the clinician's "Lesion on ultrasound"
     "volume_ml": in_range(*LIMITS["volume_ml"]),
     "rectum_gap_mm": in_range(*LIMITS["rectum_gap_mm"]),
     "hydrodissection": boolean,

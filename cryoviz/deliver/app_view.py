@@ -49,7 +49,7 @@ class ViewMixin:
             isotherms_c=tuple(v for k, v in st.ISOTHERMS_C.items() if s[k]),
             clinician=bool(s.clinician), lang=s.lang,
             view=s.section_view if s.section_view in SECTION_VIEWS else "story",
-            lesion_on_ultrasound=None if s.lesion_us is None else bool(s.lesion_us))
+            lesion_on_ultrasound=bool(s.lesion_us))
 
     def _numbers(self) -> None:
         """Spared panel, probe table and clinician numbers from the current result."""

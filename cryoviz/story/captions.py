@@ -189,8 +189,13 @@ def panel_lines(found: tuple[Finding, ...], text: dict, lang: str, scene, metric
         line = fill(table[key], finding_values(f, text, lang, kind))
         if line:
             out.append(line[0].upper() + line[1:])
-    names = text["sensors"]
-    for name, value in sensor_min_c.items():
-        out.append(fill(sp["sensor"], {"name": names.get(name, name),
-                                       "temp_c": format_number(math.floor(value), lang)}) or "")
+    out.extend(sensor_lines(text, lang, sensor_min_c))
     return tuple(x for x in out if x)
+
+
+def sensor_lines(text: dict, lang: str, sensor_min_c: dict[str, float]) -> tuple[str, ...]:
+    """Each sensor's coldest reading, named for where it sits ("Sensor by the rectum, coldest: 3 °C")."""
+    names = text["sensors"]
+    return tuple(fill(text["spared"]["sensor"], {"name": names.get(n, n),
+                                                 "temp_c": format_number(math.floor(v), lang)}) or ""
+                 for n, v in sensor_min_c.items())

@@ -100,6 +100,7 @@ class Story:
         self._layout()
         sensor_min = {n: float(v["min_temp_c"]) for n, v in self._metrics.get("sensors", {}).items()
                       if v.get("min_temp_c") is not None}
+        self._coldest_readouts = captions.sensor_lines(self.text, self.lang, sensor_min)
         self.spared_lines = captions.panel_lines(self.findings, self.text, self.lang, scene, self._metrics,
                                                    sensor_min)
         grid = getattr(result, "grid", None)
@@ -270,7 +271,9 @@ class Story:
             clock_text=self._clock_text(proc_s, phase, cycle), phase=phase, cycle=cycle,
             probe_depths_mm=depths, probe_tips_mm=tips, probe_temps_c=probe_t, trus_in=trus, catheter_in=cath,
             show_template=ch.id in ("probes", "freeze1", "thaw_refreeze", "spared"),
-            sensor_temps_c=sensors, sensor_readouts=readouts, show_sensors=show_sensors,
+            sensor_temps_c=sensors, show_sensors=show_sensors,
+            # once the protocol is over each sensor has one number on screen: its coldest reading
+            sensor_readouts=self._coldest_readouts if results_in else readouts,
             isotherm_time_s=iso_t, isotherms_c=isos, legend=legend, show_coldest=coldest,
             organ_opacity=self._opacity(i, t), camera=self._camera(i, t),
             panel_lines=self.spared_lines if results_in else (), ultrasound_s=us_s,

@@ -140,6 +140,11 @@ def test_sensor_readings_are_the_results_series_at_the_clock(parts, story):
             assert s.sensor_temps_c[name] == pytest.approx(expected, abs=1e-9)
         coldest = min(coldest, s.sensor_temps_c["rectal_wall"])
         assert len(s.sensor_readouts) == len(result.sensors)
+        if s.panel_lines:  # after the protocol: the coldest reading, the same line as the panel's
+            assert set(s.sensor_readouts) <= set(s.panel_lines)
+            assert all("coldest" in r for r in s.sensor_readouts)
+        else:
+            assert not any("coldest" in r for r in s.sensor_readouts)
     assert coldest < 36.0  # the rectal sensor does see the cold coming
 
 

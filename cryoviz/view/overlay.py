@@ -183,7 +183,9 @@ class Overlay:
         w, h = self.size
         u = self._unit
         m = self.margin
-        self.caption.SetPosition(w / 2, max(int(28 * u), 2 * m))
+        # the caption sits above the disclaimer line (which takes the bottom right corner), never on it
+        above_disclaimer = m // 2 + round(1.25 * self.disclaimer.GetTextProperty().GetFontSize()) + 2
+        self.caption.SetPosition(w / 2, max(int(28 * u), 2 * m, above_disclaimer))
         self.title.SetPosition(m, h - m)
         self.clock.SetPosition(w - m, h - m)
         below_title = m + max(int(40 * u), round(1.5 * self.title.GetTextProperty().GetFontSize()))

@@ -18,6 +18,7 @@ from vtkmodules.vtkRenderingCore import (
     vtkPolyDataMapper2D,
     vtkTextActor,
     vtkTextProperty,
+    vtkTextRenderer,
 )
 
 from cryoviz.view.palette import ISOTHERM_STYLE, TEXT
@@ -250,6 +251,17 @@ class Overlay:
             self._place_swatches(levels)
             self._last["levels"] = levels
         self.card_bg.SetVisibility(bool(card))
+        # a narrow frame (a phone) has no room for the legend and the sensor readouts side by side: the
+        # legend (what the colours mean) stays, the readouts give way
+        if readouts and show_legend and legend:
+            self.readouts.SetVisibility(self._width(self.legend_text) + self._width(self.readouts)
+                                        + 3 * self.margin + 1.45 * self.legend_text.GetTextProperty()
+                                        .GetFontSize() <= self.size[0])
+
+    def _width(self, actor: vtkTextActor) -> float:
+        bbox = [0, 0, 0, 0]
+        vtkTextRenderer().GetBoundingBox(actor.GetTextProperty(), actor.GetInput() or "", bbox, 72)
+        return float(bbox[1] - bbox[0])
 
     def show_state(self, state, isotherms_c, *, captions: bool = True) -> None:
         """Set every overlay from a story :class:`~cryoviz.story.timeline.FrameState`; only the

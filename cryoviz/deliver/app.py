@@ -111,7 +111,9 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         # a preview only pays when it is coarser than the full grid and the full result is not cached
         two_stage = (preview_grid_mm > self.resim.full_grid_mm
                      and not thermal_is_cached(scene, self.resim.full_grid_mm))
-        self.resim.preview_grid_mm = preview_grid_mm if two_stage else None
+        # a later re-planning always shows the coarse preview first (a new patient is never cached at
+        # start); only the first picture skips it when the full result is already on disk
+        self.resim.preview_grid_mm = preview_grid_mm if preview_grid_mm > self.resim.full_grid_mm else None
         t0 = time.perf_counter()
         first = preview_grid_mm if two_stage else self.resim.full_grid_mm
         if two_stage:

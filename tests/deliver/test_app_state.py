@@ -427,6 +427,8 @@ def test_a_cached_result_is_mapped_in_at_install_so_memory_does_not_grow_while_p
                             screenshot_dir=tmp_path_factory.mktemp("shots2"))
     try:
         assert again.future is None and again.state.sim_status == "full"
+        # the start needed no preview, but a re-planning (a new patient, never cached) still gets one first
+        assert again.resim.preview_grid_mm == 4.0
         temps = again.story.result.temps_c
         assert isinstance(temps, np.memmap)
         again.map_thread.join(timeout=60)

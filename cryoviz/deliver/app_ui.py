@@ -225,7 +225,8 @@ def _side_column(app) -> None:
     with html.Div(classes="cv-row mb-2"):
         with html.Label():
             html.Span(_label("view_section", "Section view"), classes="mr-1")
-            with html.Select(raw_attrs=['v-model="section_view"', 'aria-label="Section view"']):
+            with html.Select(raw_attrs=['v-model="section_view"', 'aria-label="Section view"'],
+                             classes="cv-select"):
                 for key, word in (("story", "As the story shows it"), ("sagittal", "Side cut"),
                                   ("transverse", "Cross cut")):
                     html.Option(_label(f"view_{key}", word), value=key)

@@ -26,6 +26,7 @@ class Lesions:
         from cryoviz.model.lesions import resolve_lesions
 
         self.actors: list = []
+        self.ghosts: list = []
         scene = getattr(story, "scene", None)
         anatomy = story.anatomy
         if scene is None or not getattr(scene, "lesions", ()) or "prostate" not in anatomy.organs:
@@ -53,9 +54,16 @@ class Lesions:
             faint.prop.opacity = LESION_GHOST_OPACITY
             faint.prop.ambient = 0.6
             ghost.AddActor(faint)
-            self.actors.append(faint)
+            self.ghosts.append(faint)
 
-    def apply(self, visible: bool) -> None:
-        """Show or hide every lesion."""
+    def apply(self, visible: bool, section: bool = False) -> None:
+        """Show or hide every lesion; in a section view, without the faint copy drawn over the scene.
+
+        A section shows the temperature in its cut plane. A lesion away from the plane, drawn over the cut
+        by its faint copy, would seem to sit in whatever isotherm band the plane shows there (a lesion that
+        reached -100 °C drawn over the plane's -20 °C band), so the copy is hidden in section views.
+        """
         for actor in self.actors:
             actor.visibility = bool(visible)
+        for actor in self.ghosts:
+            actor.visibility = bool(visible) and not section

@@ -275,7 +275,7 @@ class SceneRenderer:
                 a.prop.color = rgb
             if outline is not None:
                 outline.prop.color = lighten(colour, 0.35) if not faded else recede(colour)
-        self.lesions.apply(visible.get("lesion", True))
+        self.lesions.apply(visible.get("lesion", True), section=bool(view))
         cut = self._opts["cutaway"] and not view
         for actor in self._cut_targets:
             actor.mapper.RemoveAllClippingPlanes()

@@ -28,7 +28,7 @@ def test_lesion_is_drawn_and_its_toggle_changes_pixels(story):
     state = story.state_at(ch.end_s - 0.5)
     r = SceneRenderer(story, SIZE)
     try:
-        assert len(r.lesions.actors) == 2  # the solid lesion and its faint copy over the scene
+        assert len(r.lesions.actors) == 1 and len(r.lesions.ghosts) == 1  # solid, and a faint copy over
         r.apply(state)
         shown = r.image()
         r.set_options(organs_visible={"lesion": False})
@@ -43,6 +43,26 @@ def test_lesion_is_drawn_and_its_toggle_changes_pixels(story):
     assert np.array_equal(shown, again)
     assert _violet_px(shown) > _violet_px(hidden) + 20
     assert LESION_STYLE[0].lower() not in ("#ff0000", "#d55e00")  # calm, not the lethal-ice vermillion
+
+
+def test_section_views_draw_no_faint_copy_over_the_cut(story):
+    """Over a cut, the faint copy would sit on the plane's isotherm band, not where the lesion froze."""
+    ch = next(c for c in story.chapters if c.id == "anatomy")
+    state = story.state_at(ch.end_s - 0.5)
+    r = SceneRenderer(story, SIZE)
+    try:
+        r.apply(state)
+        assert r.view_of(state) is None and r.lesions.ghosts[0].visibility
+        r.set_options(view="sagittal")
+        r.apply(state)
+        cut = r.image()
+        assert not r.lesions.ghosts[0].visibility and r.lesions.actors[0].visibility
+        r.set_options(view="story")
+        r.apply(state)
+        assert r.lesions.ghosts[0].visibility
+    finally:
+        r.close()
+    assert cut.std() > 10  # the section itself is still drawn
 
 
 def test_ultrasound_shows_the_lesion_only_when_the_scene_or_the_clinician_says_so(story):

@@ -7,6 +7,7 @@ built-in Arial otherwise.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -50,6 +51,17 @@ _FONT_PX = FONT_PX
 def frame_unit(size: tuple[int, int]) -> float:
     """Scale of a frame of ``size`` against 1280x720 (the smaller of the two ratios)."""
     return max(min(size[1] / 720.0, size[0] / 1280.0), 0.1)
+
+
+_UNIT = re.compile(r"(\d) (°C|%|mm|ml|cm|s\b|min\b)")
+
+
+def wrap_keeping_units(text: str, chars: int) -> str:
+    """``textwrap`` lines of at most ``chars`` characters that keep a number with its unit on one line."""
+    if not text:
+        return ""
+    held = _UNIT.sub("\\1\u00a0\\2", text)  # textwrap breaks on ASCII white space only
+    return "\n".join(textwrap.wrap(held, chars)).replace("\u00a0", " ")
 
 
 def plain_text(text: str) -> str:
@@ -219,9 +231,9 @@ class Overlay:
             actor.SetVisibility(True)
 
     def wrap(self, text: str) -> str:
-        """Wrap caption text to the window width."""
+        """Wrap caption text to the window width, never between a figure and its unit ("-24 °C")."""
         chars = max(int(0.86 * self.size[0] / (0.52 * self.caption_px)), 20)
-        return "\n".join(textwrap.wrap(text, chars)) if text else ""
+        return wrap_keeping_units(text, chars)
 
     def _set_wrapped(self, caption: str, card: str | None, card_sub: str) -> None:
         self._set("caption", self.caption, self.wrap(caption))

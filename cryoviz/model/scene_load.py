@@ -6,6 +6,7 @@ file are collected before raising :class:`~cryoviz.core.errors.InputError`.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
@@ -36,6 +37,40 @@ from cryoviz.model.toml_reader import Reader, Said, escape, fmt, show, syntax_li
 __all__ = [
     "check_scene_geometry", "load_scene", "parse_scene",
 ]
+
+
+def _lesion_side(lesion) -> str | None:
+    """``"left"``/``"right"`` of a lesion given by sector or position (x > 0 is the patient's left)."""
+    from cryoviz.model.sectors import parse_sector
+
+    if lesion.sector is not None:
+        return parse_sector(lesion.sector).side
+    if lesion.position_mm is not None and lesion.position_mm[0] != 0.0:
+        return "left" if lesion.position_mm[0] > 0.0 else "right"
+    return None
+
+
+def _hemi_side(r: Reader, scene: Scene) -> ProbeLayout:
+    """``[layout] preset = "hemi"``: the half that holds the lesions (a half-gland plan aims at the cancer).
+
+    Lesions given as meshes, on the midline or on both sides leave no side to choose: a contract line says
+    which presets fit instead.
+    """
+    sides = {_lesion_side(les) for les in scene.lesions}
+    allowed = ('"hemi_left" or "hemi_right", or "hemi" with [[lesions]] on one side given by sector or '
+               'position_mm')
+    if not scene.lesions:
+        r.add("layout.preset", "a hemi plan takes the side that holds the lesions, and there are none",
+              allowed, "hemi")
+    elif None in sides:
+        r.add("layout.preset", "a lesion given as a mesh or on the midline has no side for a hemi plan",
+              allowed, "hemi")
+    elif len(sides) > 1:
+        r.add("layout.preset", "lesions on both sides: a half-gland plan treats one side",
+              '"whole_gland", "focal", ' + allowed, Said("hemi with lesions left and right"))
+    else:
+        return ProbeLayout(preset=f"hemi_{sides.pop()}", kind=scene.layout.kind)
+    return scene.layout
 
 
 def parse_scene(text: str, path: str = "<string>", base_dir: Path | None = None) -> Scene:
@@ -108,6 +143,8 @@ def parse_scene(text: str, path: str = "<string>", base_dir: Path | None = None)
                   protocol=read_protocol(r, data), warmer=read_warmer(r, data),
                   sensors=read_sensors(r, data), story=read_story(r, data), phantom=phantom,
                   thermal=read_thermal(r, data), lesions=read_lesions(r, data, base_dir))
+    if scene.layout is not None and scene.layout.preset == "hemi" and not r.problems:
+        scene = dataclasses.replace(scene, layout=_hemi_side(r, scene))
     if phantom is not None and "lesions" in data:
         r.add("lesions", "a gel phantom has no prostate to hold a lesion", "no [[lesions]] with [phantom]",
               Said("both"))

@@ -100,7 +100,9 @@ def read_layout(r: Reader, data: dict) -> ProbeLayout | None:
     t = r.table(data["layout"], "layout", _LAYOUT_KEYS)
     if t is None:
         return d
-    return ProbeLayout(preset=r.choice(t, "layout", "preset", d.preset, LAYOUT_PRESETS, "layout preset"),
+    # "hemi" is resolved to the side that holds the scene's lesions once they are read (scene_load)
+    return ProbeLayout(preset=r.choice(t, "layout", "preset", d.preset, (*LAYOUT_PRESETS, "hemi"),
+                                       "layout preset"),
                        kind=r.choice(t, "layout", "kind", d.kind, PROBE_KINDS, "probe kind"))
 
 

@@ -8,6 +8,7 @@ an internal error exits 1. Heavy modules are imported inside the subcommand that
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -116,6 +117,18 @@ def _build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: errno values of a disk that cannot take the output: full, over quota, read-only.
+_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """An internal error: one line, exit 1 (``CRYOVIZ_DEBUG=1`` raises it for the traceback)."""
+    if os.environ.get("CRYOVIZ_DEBUG"):
+        raise exc
+    print(f"cryoviz: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     try:
@@ -129,11 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cryoviz: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # an internal error: one line, exit 1 (set CRYOVIZ_DEBUG=1 for the traceback)
-        if os.environ.get("CRYOVIZ_DEBUG"):
-            raise
-        print(f"cryoviz: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            return _internal_error(exc)
+        print(InputError.one(str(exc.filename or "output"), "output", "cannot write the output",
+                             "a disk with free space that this user may write to", exc.strerror or str(exc)),
+              file=sys.stderr)
+        return 2
+    except Exception as exc:
+        return _internal_error(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

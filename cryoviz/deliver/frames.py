@@ -157,6 +157,9 @@ def _worker(index: int, make_source: Callable[[], FrameSource], states: Sequence
         msgs.put(("done", index, stats))
     except _Terminated:
         raise SystemExit(143) from None
+    except OSError as exc:  # a full or read-only disk: the parent raises it again as what it is
+        msgs.put(("oserror", index, (exc.errno, exc.strerror or str(exc), exc.filename)))
+        raise SystemExit(1) from None
     except BaseException:
         msgs.put(("error", index, traceback.format_exc()))
         raise SystemExit(1) from None
@@ -254,6 +257,8 @@ def _encode_parallel(states, ranges, make_source, out_path, size, fps, bar, lp_t
         elif kind == "done":
             results[i] = payload
             done_frames[i] = ranges[i][1] - ranges[i][0]
+        elif kind == "oserror":
+            raise OSError(*payload)
         else:
             raise RuntimeError(f"render worker {i} failed:\n{payload}")
         _advance(bar, sum(done_frames))

@@ -7,6 +7,7 @@ processes, and nothing left behind when a render is interrupted or refused.
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import itertools
@@ -37,12 +38,15 @@ pytestmark = pytest.mark.video
 class _Pattern:
     """Stand-in renderer: a picture that is a pure function of the state (a moving bar over a ramp)."""
 
-    def __init__(self, size, fail_at=None):
+    def __init__(self, size, fail_at=None, disk_full=False):
         self.w, self.h = size
         self.fail_at = fail_at
+        self.disk_full = disk_full
 
     def frame(self, state):
         if self.fail_at is not None and state >= self.fail_at:
+            if self.disk_full:
+                raise OSError(errno.ENOSPC, "No space left on device", "/media/full/piece.mp4")
             raise ValueError("stand-in renderer broke on purpose")
         img = np.zeros((self.h, self.w, 3), np.uint8)
         img[..., 0] = (np.arange(self.w) * 255 // self.w)[None, :]
@@ -55,8 +59,31 @@ class _Pattern:
         pass
 
 
-def _pattern(size, fail_at=None):
-    return _Pattern(size, fail_at)
+def _pattern(size, fail_at=None, disk_full=False):
+    return _Pattern(size, fail_at, disk_full)
+
+
+def test_a_full_disk_in_a_worker_is_a_contract_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """Issue #12: ``render --jobs 2`` on a full disk printed a worker's traceback."""
+    with pytest.raises(OSError) as info:  # the worker's OSError comes back as itself, not as a traceback
+        encode_frames([i / 24 for i in range(48)], functools.partial(_pattern, (64, 48), 1.5, True),
+                      tmp_path / "w.mp4", (64, 48), 24, jobs=2, progress=False)
+    assert info.value.errno == errno.ENOSPC and "Traceback" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no pieces left behind
+
+    from cryoviz.cli import main
+    from cryoviz.deliver import video
+
+    def full(*args, **kwargs):
+        raise info.value
+
+    monkeypatch.setattr(video, "render_video", full)
+    scene = Path(__file__).resolve().parents[2] / "scenes" / "salvage_whole_gland.toml"
+    assert main(["render", str(scene), "-o", str(tmp_path / "v.mp4")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
+    assert err[0].startswith("/media/full/piece.mp4: output: cannot write the output")
+    assert "No space left on device" in err[0]
 
 
 def _descendants(pid: int | None = None) -> list[int]:

@@ -239,11 +239,7 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
                 res["resize"][str(int(vol))] = live.resize(page, vol)
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        live.stop(proc)
         log.close()
     res["peer"] = _peer(n=4 if quick else 8)
     pb, rz = res["playback_1x"], res["resize"]

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["cold_start", "forget_cached", "playback", "resize", "rotation"]
+__all__ = ["cold_start", "forget_cached", "playback", "resize", "rotation", "stop"]
 
 # counts pictures shown in the 3D view (trame-vtk's <img> and the playing JPEG <img>) and samples the clock
 _PLAY_JS = """
@@ -158,10 +158,17 @@ def cold_start(scene: Path, first_image, launch, env_extra: dict, timeout_s: flo
             first = time.perf_counter() - t_spawn
             page.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     said = [line for line in log_path.read_text().splitlines() if line.startswith("cryoviz serve:")]
     return {"first_image_s": first, "terminal": said}
+
+
+def stop(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """End a server process started by a bench: SIGTERM, then SIGKILL if it has not gone in ``timeout_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()

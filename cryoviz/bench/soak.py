@@ -26,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cryoviz.bench.app_live import stop
+
 __all__ = ["GOALS", "run"]
 
 GOALS = {"rss_max_mb": 1024.0, "answered_fraction": 1.0, "played_fraction": 1.0}
@@ -182,12 +184,7 @@ def run(quick: bool = False, out=None, minutes: float | None = None, seed: int =
             browser.close()
         res["server_alive"] = proc.poll() is None
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proc, timeout_s=20)
         log.close()
     rss = res["rss_mb"] or [0.0]
     res.update(rss_max_mb=max(rss), rss_first_mb=rss[0], rss_last_mb=rss[-1],

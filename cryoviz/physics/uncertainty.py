@@ -8,6 +8,8 @@ They apply to grids of 0.75 to 1.5 mm; for another grid (the 2 mm preview) nothi
 
 from __future__ import annotations
 
+from cryoviz.physics.warnings import figure_at
+
 __all__ = ["STATED", "uncertainty_for"]
 
 #: Figure path -> largest change between the 1 mm grid and a 1.5x finer or coarser one (same unit as the
@@ -32,15 +34,6 @@ STATED: dict[str, float] = {
 _RANGE_MM = (0.75, 1.5)
 
 
-def _figure(metrics: dict, path: str):
-    node = metrics
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def uncertainty_for(metrics: dict) -> dict:
     """The ``uncertainty`` block of ``metrics``: ``{figure path: {"plus_minus", "unit", "how"}}``.
 
@@ -56,7 +49,7 @@ def uncertainty_for(metrics: dict) -> dict:
         paths = ([pattern.replace("*", name) for name in metrics.get("sensors", {})] if "*" in pattern
                  else [pattern])
         for path in paths:
-            if _figure(metrics, path) is None:
+            if figure_at(metrics, path) is None:
                 continue
             rel = path.startswith("isotherms.")
             unit = "fraction of the value" if rel else ("fraction" if "fraction" in path else "°C")

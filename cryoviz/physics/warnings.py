@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["WARNING_CODES", "WarningCode", "evaluate_warnings"]
+__all__ = ["WARNING_CODES", "WarningCode", "evaluate_warnings", "figure_at"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ _CODES = (
 WARNING_CODES: dict[str, WarningCode] = {c.id: c for c in _CODES}
 
 
-def _figure(metrics: dict, path: str):
+def figure_at(metrics: dict, path: str):
+    """The value at a dotted ``path`` of the metrics dict (``"organs.sphincter.min_temp_c"``), or None."""
     node = metrics
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -130,7 +131,7 @@ def evaluate_warnings(metrics: dict, urethral_warmer_on: bool) -> tuple[list[str
             continue
         if c.id == "rectal_wall_near_ice" and "rectal_wall_frozen" in codes:
             continue
-        v = _figure(metrics, c.figure)
+        v = figure_at(metrics, c.figure)
         if v is None:
             continue
         v = float(v)

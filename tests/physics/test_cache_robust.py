@@ -74,7 +74,9 @@ def test_simulate_recomputes_over_a_corrupt_entry(tmp_path, monkeypatch):
 @pytest.mark.timeout(300)
 def test_simulate_unwinds_on_sigterm(tmp_path):
     env = {**os.environ, "CRYOVIZ_CACHE": str(tmp_path), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "cryoviz", "simulate", str(SCENE), "--grid-mm", "1.0"],
+    # 0.75 mm: a run of about 15 s on a quiet machine, so the signal lands mid-solve (a warm 1 mm run ends
+    # in under 4 s there, before the 6 s wait is over, and exits 0)
+    proc = subprocess.Popen([sys.executable, "-m", "cryoviz", "simulate", str(SCENE), "--grid-mm", "0.75"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     time.sleep(6.0)
     proc.send_signal(signal.SIGTERM)

@@ -30,10 +30,9 @@ from cryoviz.deliver.app_content import (
     default_renderer,
     finite_or,
     languages,
-    legend,
-    presets,
     thermal_is_cached,
 )
+from cryoviz.deliver.app_pending import PendingMixin, is_pending
 from cryoviz.deliver.app_play import KEY_STEP_S, FramePacer, PlayClock, PlayMixin
 from cryoviz.deliver.app_serve import check_host, is_loopback, read_auth_key, serve
 from cryoviz.deliver.app_view import ViewMixin
@@ -47,7 +46,7 @@ _SERVER_IDS = itertools.count()
 HYDRO_GAP_MM = 11.0
 
 
-class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
+class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
     """One consultation: a story, its renderer and the page around it.
 
     Parameters
@@ -104,9 +103,11 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         self.grid_mm: float | None = None
         self.clock = PlayClock()
         self.pacer = FramePacer()
+        self.sim_started: float | None = None
         self.resim = st.Resimulator(self._build_story, self._from_worker, self._worker_failed,
                                     preview_grid_mm=preview_grid_mm,
-                                    full_grid_mm=full_grid_mm or scene.thermal.grid_mm)
+                                    full_grid_mm=full_grid_mm or scene.thermal.grid_mm,
+                                    build_anatomy=self._anatomy_story)
         self._init_state()
         # a preview only pays when it is coarser than the full grid and the full result is not cached
         two_stage = (preview_grid_mm > self.resim.full_grid_mm
@@ -116,18 +117,12 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         self.resim.preview_grid_mm = preview_grid_mm if preview_grid_mm > self.resim.full_grid_mm else None
         t0 = time.perf_counter()
         first = preview_grid_mm if two_stage else self.resim.full_grid_mm
-        if two_stage:
-            self.say(f"simulating the freeze at {first:g} mm for a quick first picture (on a new machine the "
-                     "solver is compiled first, about 10 s); the full result follows in the background")
-        else:
-            self.say(f"loading the {first:g} mm thermal result from the cache")
-        self._install(self._build_story(scene, first), "preview" if two_stage else "full", 0)
+        self.future = self._start(scene, first, two_stage)
         self.startup_s = time.perf_counter() - t0
-        self.say(f"first result in {self.startup_s:.1f} s; starting the web server")
+        self.say(f"first picture ready in {self.startup_s:.1f} s; starting the web server")
         self._build_ui()
         self.server.controller.on_server_ready.add(self._on_ready)
         self.server.controller.on_server_exited.add(self._on_exit)
-        self.future = self.resim.submit(scene, preview=False) if two_stage else None
 
     # ------------------------------------------------------------------------------------ state
     def _init_state(self) -> None:
@@ -149,41 +144,9 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
             "numbers": [], "legend": [], "screenshot_path": "", "take_home_path": "", "labels": {},
             "disclaimer": "",
             "spared_title": "", "grid_mm": 0.0, "frame_src": "", "frame_seq": 0,
+            "pending_chapters": [], "pending_text": "",
         })
         self._apply_text(lang)
-
-    def _apply_text(self, lang: str) -> None:
-        text = self._load_text(lang)
-        ui = dict(text.get("ui", {}))
-        ui["lesion_us"] = text.get("lesion", {}).get("us_toggle", "Lesion on ultrasound")
-        ui["take_home"] = text.get("export", {}).get("take_home", "Take home")
-        ui.update({f"view_{k}": v for k, v in text.get("view", {}).items()})
-        self.text = text
-        self.state.labels = ui
-        self.state.disclaimer = text.get("common", {}).get("disclaimer", "")
-        self.state.spared_title = text.get("spared", {}).get("title", "")
-        self.state.legend = legend(text)
-        names = text.get("layouts", {})
-        self.state.presets = [{"key": p, "label": str(names.get(p, p.replace("_", " ")))} for p in presets()]
-        if self.story is not None:
-            self._organ_list()
-
-    def _organ_list(self) -> None:
-        names = [n for n in self.story.anatomy.organs]
-        lesions = getattr(self.story.scene, "lesions", ())
-        if lesions:  # issue #17: the cancer spot is toggled like an organ
-            names.append("lesion")
-            if getattr(self, "_lesion_us_scene", None) is not self.story.scene:
-                # the clinician toggle starts where the scene says, once per scene (not per language)
-                self._lesion_us_scene = self.story.scene
-                self.state.lesion_us = any(les.visible_on_ultrasound for les in lesions)
-        self.state.has_lesions = bool(lesions)
-        lesion_label = str(self.text.get("lesion", {}).get("toggle", "Cancer spot"))
-        self.state.organs = [{"key": n, "label": lesion_label if n == "lesion"
-                              else st.organ_display_name(n, self.text)} for n in names]
-        vis = self.state.organs_visible
-        vis = vis if isinstance(vis, dict) else {}
-        self.state.organs_visible = {n: vis.get(n) is not False for n in names}
 
     # ---------------------------------------------------------------------------- story & renderer
     def _build_story(self, scene, grid_mm: float | None):
@@ -192,7 +155,10 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
     def _from_worker(self, story, stage: str, gen: int) -> None:
         """Called in the worker thread: hand the new story to the event loop (or queue it)."""
         grid = float(story.result.metrics.get("grid_mm", 0.0) or 0.0)
-        self.say(f"{'full' if stage == 'full' else 'preview'} result ready ({grid:g} mm)")
+        since = "" if self.sim_started is None else f" after {time.perf_counter() - self.sim_started:.1f} s"
+        what = "full" if stage == "full" else "preview"
+        self.say("anatomy chapters of the new patient ready; the freezing is being computed" if stage ==
+                 "anatomy" else f"{what} result ready ({grid:g} mm){since}")
         if self._loop is not None and self._loop.is_running():
             self._loop.call_soon_threadsafe(self._install_and_flush, story, stage, gen)
         else:
@@ -237,13 +203,14 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         if self.renderer is not None:
             size = tuple(int(v) for v in self.renderer.plotter.window_size)
         renderer = self._make_renderer(story, size)
-        old, self.renderer, self.story = self.renderer, renderer, story
+        old, self.renderer, self.story, previous = self.renderer, renderer, story, self.story
         self.grid_mm = float(story.result.metrics.get("grid_mm", 0.0) or 0.0)
         self.state.grid_mm = self.grid_mm
         self._push_options()
         s = self.state
         s.duration_s = float(story.duration_s)
         s.chapters = chapter_list(story)
+        self._install_stage(story, stage, previous)
         s.t_s = min(finite_or(s.t_s, 0.0), s.duration_s)
         s.sim_status = stage
         s.sim_busy = stage != "full"
@@ -299,6 +266,7 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         self.renderer.set_options(lang=lang)
         s = self.state
         s.chapters = chapter_list(self.story)
+        self._pending_panel()
         self._numbers()
         self._show(force=True)
 
@@ -347,7 +315,8 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         s.sim_busy, s.sim_error, s.sim_status = True, "", "running"
         s.spared, s.spared_lines, s.numbers = {}, [], []
         self.say(f"re-simulating this patient ({scene.anatomy.volume_ml:g} ml, gap "
-                 f"{scene.anatomy.rectum_gap_mm:g} mm)")
+                 f"{scene.anatomy.rectum_gap_mm:g} mm): anatomy first, then the freezing")
+        self.sim_started = time.perf_counter()
         self.future = self.resim.submit(scene)
 
     def screenshot(self) -> Path:
@@ -368,6 +337,9 @@ class ConsultationApp(PlayMixin, ViewMixin, TrameApp):
         (:func:`cryoviz.deliver.export.write_take_home`); return their paths."""
         from cryoviz.deliver.export import write_take_home
 
+        if is_pending(self.story):  # a visit page tells the result: there is none yet
+            self.state.take_home_path = str(self.text.get("pending", {}).get("computing", ""))
+            return []
         paths = write_take_home(self.story, self.screenshot_dir)
         self.state.take_home_path = "  ".join(str(p) for p in paths)
         return paths

@@ -280,40 +280,52 @@ class Resimulator:
     preview_grid_mm, full_grid_mm : float or None
         Grid spacings of the two stages; ``preview_grid_mm`` None skips the preview, ``full_grid_mm`` None
         uses the scene's own.
+    build_anatomy : callable, optional
+        ``build_anatomy(scene) -> story or None``: a first ``"anatomy"`` stage, the new patient's anatomy
+        chapters without any thermal result (:func:`cryoviz.story.pending.anatomy_story`), shown within a
+        second or two while the preview runs.
     """
 
     def __init__(self, build: Callable[[Any, float | None], Any], on_ready: Callable[[Any, str, int], None],
                  on_error: Callable[[BaseException, int], None], preview_grid_mm: float | None = 2.0,
-                 full_grid_mm: float | None = None):
+                 full_grid_mm: float | None = None, build_anatomy: Callable[[Any], Any] | None = None):
         self._build, self._on_ready, self._on_error = build, on_ready, on_error
+        self._build_anatomy = build_anatomy
         self.preview_grid_mm, self.full_grid_mm = preview_grid_mm, full_grid_mm
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryoviz-sim")
         self._lock = threading.Lock()
         self.generation = 0
 
-    def submit(self, scene: Any, *, preview: bool = True) -> Future:
-        """Queue a re-simulation of ``scene``; any older request still queued is skipped."""
+    def submit(self, scene: Any, *, preview: bool = True, anatomy: bool | None = None) -> Future:
+        """Queue a re-simulation of ``scene``; any older request still queued is skipped.
+
+        ``preview`` runs the coarse stage first; ``anatomy`` (default: as ``preview``) the anatomy stage.
+        """
         with self._lock:
             self.generation += 1
             gen = self.generation
-        return self._pool.submit(self._run, scene, gen, preview)
+        return self._pool.submit(self._run, scene, gen, preview, preview if anatomy is None else anatomy)
 
     def _current(self, gen: int) -> bool:
         with self._lock:
             return gen == self.generation
 
-    def _run(self, scene: Any, gen: int, preview: bool) -> None:
-        stages = [("preview", self.preview_grid_mm)] if preview and self.preview_grid_mm is not None else []
+    def _run(self, scene: Any, gen: int, preview: bool, anatomy: bool = True) -> None:
+        stages: list[tuple[str, float | None]] = []
+        if anatomy and self._build_anatomy is not None:
+            stages.append(("anatomy", None))
+        if preview and self.preview_grid_mm is not None:
+            stages.append(("preview", self.preview_grid_mm))
         stages.append(("full", self.full_grid_mm))
         for stage, grid_mm in stages:
             if not self._current(gen):
                 return
             try:
-                story = self._build(scene, grid_mm)
+                story = (self._build_anatomy(scene) if stage == "anatomy" else self._build(scene, grid_mm))
             except Exception as exc:  # reported to the page, the server stays up
                 self._on_error(exc, gen)
                 return
-            if self._current(gen):
+            if story is not None and self._current(gen):
                 self._on_ready(story, stage, gen)
 
     def close(self) -> None:

@@ -103,6 +103,10 @@ new MutationObserver(function () {
 """
 
 
+#: Accessible name of a pending chapter button: its title and why it is closed.
+_PENDING_NAME = ":aria-label=\"ch.title + ' (' + (labels.pending_chapter || pending_text) + ')'\""
+
+
 def _label(key: str, fallback: str) -> str:
     """A template expression for a visible word from the language file."""
     return f"{{{{ labels.{key} || '{fallback}' }}}}"
@@ -179,6 +183,15 @@ def _main_column(app) -> None:
         v3.VBtn("{{ ch.title }}", v_for="(ch, i) in chapters", key="ch.id", size="small",
                 variant=("ch.id === chapter_id ? 'flat' : 'tonal'",), color="secondary",
                 classes="text-none", click="trigger('cv_chapter', [i])", raw_attrs=[':aria-label="ch.title"'])
+        # chapters that need the thermal result: shown, but closed until it exists (app_pending)
+        v3.VBtn("{{ ch.title }}", v_for="ch in pending_chapters", key="'pending-' + ch.id", size="small",
+                variant="outlined", disabled=True, classes="text-none cv-pending-chapter",
+                prepend_icon="mdi-timer-sand",
+                raw_attrs=[_PENDING_NAME])
+    with html.Div(v_if="pending_text", classes="cv-row cv-small cv-pending", raw_attrs=['role="status"']):
+        v3.VProgressCircular(indeterminate=True, size=16, width=2, color="primary",
+                             raw_attrs=['aria-hidden="true"'])
+        html.Span("{{ pending_text }}")
 
 
 @contextmanager
@@ -203,8 +216,8 @@ def _side_column(app) -> None:
     # not folding: "What was spared" is also a chapter button's name, and this panel is the one to keep open
     with _panel("{{ spared_title || 'What was spared' }}", "What was spared", fold=False):
         html.Div("{{ line }}", v_for="line in spared_lines", key="line")
-        html.Div("{{ sim_busy ? '… ' : '' }}{{ labels['sim_' + sim_status] || sim_status }} · "
-                 "{{ grid_mm }} mm {{ sim_error }}",
+        html.Div("{{ sim_busy ? '… ' : '' }}{{ labels['sim_' + sim_status] || sim_status }}"
+                 "{{ grid_mm ? ' · ' + grid_mm + ' mm' : '' }} {{ sim_error }}",
                  classes="cv-small mt-1",
                  raw_attrs=['aria-live="polite"', 'id="cv-sim"', ':data-gen="sim_generation"',
                             ':data-sim="sim_busy ? \'busy\' : sim_status"'])
@@ -213,7 +226,8 @@ def _side_column(app) -> None:
     _sizing_panel()
     with _panel(_label("ultrasound_view", "Ultrasound view"), "Ultrasound view", classes="cv-us"):
         html.Img(v_if="us_src", src=("us_src",), alt="Ultrasound picture at this moment")
-        html.Div("{{ labels.ultrasound_off }}", v_if="!us_src", classes="cv-small")  # no probe, no picture
+        # no probe, no picture; before the result exists, no picture either (it is drawn from the result)
+        html.Div("{{ pending_text || labels.ultrasound_off }}", v_if="!us_src", classes="cv-small")
     with _panel(_label("organs", "Organs")), html.Div(classes="cv-row"):
         with html.Label(v_for="o in organs", key="o.key"):
             html.Input(type="checkbox", checked=("organs_visible[o.key]",),

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 
 from cryoviz.deliver import app_state as st
-from cryoviz.deliver.app_content import clinician_numbers, finite_or, inserted_mm
+from cryoviz.deliver.app_content import clinician_numbers, finite_or, inserted_mm, legend, presets
+from cryoviz.deliver.app_pending import is_pending
 from cryoviz.deliver.app_serve import REPLACED_VIEWS
 from cryoviz.story.focus import SECTION_VIEWS
 
@@ -18,6 +19,42 @@ __all__ = ["ViewMixin"]
 
 class ViewMixin:
     """Drawing of :class:`~cryoviz.deliver.app.ConsultationApp`: options, picture pushes, side panels."""
+
+    def _apply_text(self, lang: str) -> None:
+        text = self._load_text(lang)
+        ui = dict(text.get("ui", {}))
+        ui["lesion_us"] = text.get("lesion", {}).get("us_toggle", "Lesion on ultrasound")
+        ui["take_home"] = text.get("export", {}).get("take_home", "Take home")
+        pending = text.get("pending", {})
+        ui["sim_anatomy"] = pending.get("computing", "")
+        ui["pending_chapter"] = pending.get("chapter", "")
+        ui.update({f"view_{k}": v for k, v in text.get("view", {}).items()})
+        self.text = text
+        self.state.labels = ui
+        self.state.disclaimer = text.get("common", {}).get("disclaimer", "")
+        self.state.spared_title = text.get("spared", {}).get("title", "")
+        self.state.legend = legend(text)
+        names = text.get("layouts", {})
+        self.state.presets = [{"key": p, "label": str(names.get(p, p.replace("_", " ")))} for p in presets()]
+        if self.story is not None:
+            self._organ_list()
+
+    def _organ_list(self) -> None:
+        names = [n for n in self.story.anatomy.organs]
+        lesions = getattr(self.story.scene, "lesions", ())
+        if lesions:  # issue #17: the cancer spot is toggled like an organ
+            names.append("lesion")
+            if getattr(self, "_lesion_us_scene", None) is not self.story.scene:
+                # the clinician toggle starts where the scene says, once per scene (not per language)
+                self._lesion_us_scene = self.story.scene
+                self.state.lesion_us = any(les.visible_on_ultrasound for les in lesions)
+        self.state.has_lesions = bool(lesions)
+        lesion_label = str(self.text.get("lesion", {}).get("toggle", "Cancer spot"))
+        self.state.organs = [{"key": n, "label": lesion_label if n == "lesion"
+                              else st.organ_display_name(n, self.text)} for n in names]
+        vis = self.state.organs_visible
+        vis = vis if isinstance(vis, dict) else {}
+        self.state.organs_visible = {n: vis.get(n) is not False for n in names}
 
     def _forget_window(self, render_window) -> None:
         """Drop a replaced render window from trame-vtk's object map, which would keep it (and its meshes)
@@ -54,11 +91,11 @@ class ViewMixin:
     def _numbers(self) -> None:
         """Spared panel, probe table and clinician numbers from the current result."""
         s, m = self.state, self.story.result.metrics
-        spared = st.spared_numbers(m)
-        s.spared = spared
+        pending = is_pending(self.story)   # no result yet: no figure at all
+        s.spared = {} if pending else st.spared_numbers(m)
         s.spared_lines = []  # filled per frame: results show only from the chapter that tells them
         s.probe_rows = st.probe_rows(self.story.result.probes)
-        s.numbers = clinician_numbers(m)
+        s.numbers = [] if pending else clinician_numbers(m)
 
     def _show(self, force: bool = False) -> None:
         """Show the current time: at once without an event loop, else once per loop turn.
@@ -96,9 +133,12 @@ class ViewMixin:
             s.spared_lines = panel
         if not (s.playing and self.clock.running):
             self._push_picture()          # the 3D picture first (while playing, the play loop sends it)
-        if s.clinician:
+        if is_pending(self.story) and s.t_s >= self.story.duration_s - 1e-6:
+            s.caption = s.pending_text     # the end of the anatomy chapters: say what comes, and why not yet
+        if s.clinician:   # no curves before the result exists
             res = self.story.result
-            s.sensor_svg = st.sensor_chart_svg(res.times_s, res.sensors, state.procedure_s)
+            s.sensor_svg = ("" if is_pending(self.story)
+                            else st.sensor_chart_svg(res.times_s, res.sensors, state.procedure_s))
         self._ultrasound(state, force)
 
     def reset_view(self) -> None:
@@ -137,7 +177,7 @@ class ViewMixin:
             return
         self._us_last = (key, now)
         res = self.story.result
-        if proc_s is None:
+        if proc_s is None or is_pending(self.story):   # the picture is drawn from the thermal result's grid
             self.state.us_src = ""
             return
         try:

@@ -37,6 +37,7 @@ __all__ = [
     "is_cached",
     "run_thermal",
     "sample_series",
+    "scene_grid",
     "simulate",
 ]
 
@@ -52,6 +53,15 @@ def _centred_bounds(anatomy, grid_mm: float, margin_mm: float) -> np.ndarray:
     b[0], b[1] = -half_width, half_width
     return b
 
+
+def scene_grid(scene, anatomy, grid_mm: float):
+    """The label grid :func:`simulate` solves on for ``scene`` at ``grid_mm`` (mm): same bounds, same labels.
+
+    The app draws a patient's anatomy (and quotes its prostate volume, counted on this grid as the metrics
+    count it) before the simulation has run.
+    """
+    grid_mm = float(grid_mm)
+    return anatomy.label_grid(grid_mm, bounds_mm=_centred_bounds(anatomy, grid_mm, scene.thermal.margin_mm))
 
 
 def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatomy=None,
@@ -94,7 +104,7 @@ def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatom
     if anatomy is None:
         anatomy = (phantom_anatomy(scene.phantom) if scene.phantom is not None
                    else build_anatomy(scene.anatomy, base_dir=Path(scene.path).parent))
-    grid = anatomy.label_grid(grid_mm, bounds_mm=_centred_bounds(anatomy, grid_mm, scene.thermal.margin_mm))
+    grid = scene_grid(scene, anatomy, grid_mm)
     probes = resolve_probes(scene, anatomy)
     sensor_pos = resolve_sensors(scene, anatomy)
     skin_z = float(anatomy.landmarks.skin_z_mm)

@@ -104,7 +104,8 @@ class Story:
         self.spared_lines = captions.panel_lines(self.findings, self.text, self.lang, scene, self._metrics,
                                                    sensor_min)
         grid = getattr(result, "grid", None)
-        self.gap = lethal_gap(result) if getattr(grid, "labels", None) is not None else None
+        has_field = getattr(grid, "labels", None) is not None and result.min_temp_c is not None
+        self.gap = lethal_gap(result) if has_field else None  # no field yet: the anatomy story
 
     # ------------------------------------------------------------------ public helpers
     def with_language(self, lang: str) -> Story:

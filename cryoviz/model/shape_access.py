@@ -79,7 +79,7 @@ class OrganAccess:
         if organ == "perineum":
             return self.perineum_box + np.array([-0.5, 0.5, -0.5, 0.5, -0.5, 0.5])
         if organ == "pubic_bone":
-            return from_pts(self.pubic_nodes, _S.PUBIC_RADIUS_MM + 0.5)
+            return self.pubic.bounds()
         raise KeyError(organ)
 
     def inside_fn(self, organ: str, inner_offset_mm: float = 0.0):

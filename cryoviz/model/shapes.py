@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from cryoviz.model.pelvis import PubicBone
 from cryoviz.model.primitives import (  # re-exported: older code imports them from here
     Implicit,
     SurfaceDistance,
@@ -81,7 +82,7 @@ NVB_GAP_MM = 1.0  # from the capsule
 NVB_CLOCK = (5.0, 7.0)  # o'clock, 12 = anterior, 3 = patient left
 SV_RADII_MM = (3.5, 5.0, 4.0)
 SV_CLEARANCE_MM = 1.5
-PUBIC_RADIUS_MM = 7.0
+PUBIC_RADIUS_MM = 7.0  # half the pubic bodies' front-to-back thickness
 PUBIC_ANTERIOR_GAP_MM = 20.0
 SALINE_MAX_HALF_WIDTH_MM = 18.0
 
@@ -349,10 +350,9 @@ class OrganShapes(OrganAccess):
     def _build_pubic_bone(self) -> None:
         y = -(self.b_ant + PUBIC_ANTERIOR_GAP_MM + PUBIC_RADIUS_MM)
         z = 0.15 * self.c
-        ctrl = np.array([[-42.0, y + 14.0, z + 12.0], [-14.0, y, z], [14.0, y, z],
-                         [42.0, y + 14.0, z + 12.0]])
-        self.pubic_nodes = rounded_polyline(ctrl, 10.0, n_arc=8)
-        self.pubic = sd_tube(self.pubic_nodes, PUBIC_RADIUS_MM)
+        # symphysis, bodies, rami stubs and the pubic arch, clear of a full bladder
+        self.pubic = PubicBone.clear_of(y, z, self.bladder_outer)
+        self.pubic_nodes = self.pubic.nodes
 
     def _build_perineum(self) -> None:
         t = PERINEUM_THICKNESS_MM

@@ -39,6 +39,31 @@ def gap_figure(story) -> str | None:
     return None
 
 
+def _text_anchor(a: np.ndarray, b: np.ndarray, bar: float, px: float,
+                 size: tuple[int, int]) -> tuple[np.ndarray, str, str]:
+    """Where the figure goes for a line from the ice end ``a`` to the wall end ``b`` (display pixels):
+    (position, horizontal and vertical justification).
+
+    The figure starts at the wall end and runs away from the ice, so it never covers the lethal ice it
+    measures (a figure centred on the line did: 8 % of the ice's cut face in the default "spared" still).
+    Beside a mostly horizontal line it sits above or below it (the side away from the picture's centre);
+    beside a mostly vertical line, left or right of it.
+    """
+    d = b - a
+    n = float(np.linalg.norm(d))
+    along = d / n if n > 1e-6 else np.array([1.0, 0.0])
+    centre = 0.5 * np.asarray(size, dtype=float)
+    mid = 0.5 * (a + b)
+    clear = bar + 4.0
+    if abs(along[0]) >= abs(along[1]):  # horizontal: above or below, from the wall end outward
+        up = 1.0 if mid[1] >= centre[1] else -1.0
+        pos = np.array([b[0] - np.sign(along[0]) * clear, mid[1] + up * (clear + 0.1 * px)])
+        return pos, ("Left" if along[0] > 0 else "Right"), ("Bottom" if up > 0 else "Top")
+    right = 1.0 if mid[0] >= centre[0] else -1.0
+    pos = np.array([mid[0] + right * clear, b[1] - np.sign(along[1]) * clear])
+    return pos, ("Left" if right > 0 else "Right"), ("Bottom" if along[1] > 0 else "Top")
+
+
 class GapCallout:
     """The callout of one window.
 
@@ -79,15 +104,23 @@ class GapCallout:
         gap)."""
         if gap is None:
             return None
-        margin = 1.6 * self.text.GetTextProperty().GetFontSize()
+        px = self.text.GetTextProperty().GetFontSize()
+        margin = 1.6 * px
         coord = vtkCoordinate()
         coord.SetCoordinateSystemToWorld()
-        xs, ys = [], []
+        ends = []
         for p in (gap.ice_mm, gap.wall_mm):
             coord.SetValue(*(float(v) for v in p))
-            x, y = coord.GetComputedDoubleDisplayValue(self.renderer)
-            xs.append(x)
-            ys.append(y)
+            ends.append(np.array(coord.GetComputedDoubleDisplayValue(self.renderer)))
+        a, b = ends
+        size = self.renderer.GetRenderWindow().GetSize() if self.renderer.GetRenderWindow() else (0, 0)
+        pos, justify, vjust = _text_anchor(a, b, 0.0, px, tuple(size))
+        # the figure's box, from its length in characters (DejaVu Sans Bold: about 0.65 em a character)
+        tw, th = 0.65 * px * max(len(self.text.GetInput() or ""), 14), 1.3 * px
+        x0 = {"Left": pos[0], "Right": pos[0] - tw, "Centered": pos[0] - tw / 2}[justify]
+        y0 = {"Bottom": pos[1], "Top": pos[1] - th, "Centered": pos[1] - th / 2}[vjust]
+        xs = [a[0], b[0], x0, x0 + tw]
+        ys = [a[1], b[1], y0, y0 + th]
         return (min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin)
 
     def follow(self, state, story, size: tuple[int, int]) -> None:
@@ -98,6 +131,26 @@ class GapCallout:
             return
         words = story.text.get("callout", {}).get("gap", "{gap} mm")
         self.show(plain_text(words.format(gap=figure)), size)
+
+    def _inside_frame(self, pos: np.ndarray, justify: str, w: int) -> tuple[np.ndarray, str]:
+        """Keep the figure on the frame and off a picture-in-picture drawn over the left of it."""
+        lo, hi = 4.0, w - 4.0
+        win = self.renderer.GetRenderWindow()
+        rens = win.GetRenderers() if win is not None else None
+        if rens is not None:
+            rens.InitTraversal()
+            for _ in range(rens.GetNumberOfItems()):
+                r = rens.GetNextItem()
+                vp = r.GetViewport()
+                if r is not self.renderer and r.GetDraw() and r.GetLayer() > 0 and vp[0] < 0.5:
+                    lo = max(lo, vp[2] * w + 4.0)
+        bbox = [0.0] * 4
+        self.text.SetPosition(float(pos[0]), float(pos[1]))
+        self.text.GetBoundingBox(self.renderer, bbox)
+        width = bbox[1] - bbox[0]
+        left = {"Left": pos[0], "Right": pos[0] - width, "Centered": pos[0] - width / 2}[justify]
+        left = min(max(left, lo), hi - width)
+        return np.array([left, pos[1]]), "Left"
 
     def hide(self) -> None:
         """Draw no callout."""
@@ -141,16 +194,10 @@ class GapCallout:
         prop = self.text.GetTextProperty()
         prop.SetFontSize(max(round(CALLOUT_FONT_PX[0] * unit), CALLOUT_FONT_PX[1]))
         self.text.SetInput(figure)
-        mid = 0.5 * (a + b)
-        # the figure goes on the side of the line away from the picture's centre, clear of the bars
-        side = across if float((mid - np.array([w / 2, h / 2])) @ across) >= 0 else -across
-        px = prop.GetFontSize()
-        # clear of the line and its bars: half the text's height when beside a flat line, a gap otherwise
-        pos = mid + side * (bar + 4.0 + (0.75 * px if abs(side[1]) > 0.5 else 0.0))
-        if abs(side[0]) > 0.5:
-            prop.SetJustificationToLeft() if side[0] > 0 else prop.SetJustificationToRight()
-        else:
-            prop.SetJustificationToCentered()
+        pos, justify, vjust = _text_anchor(a, b, bar, prop.GetFontSize(), (w, h))
+        pos, justify = self._inside_frame(pos, justify, w)
+        getattr(prop, f"SetJustificationTo{justify}")()
+        getattr(prop, f"SetVerticalJustificationTo{vjust}")()
         self.text.SetPosition(float(pos[0]), float(pos[1]))
         for actor in (self._halo, self._line, self.text):
             actor.SetVisibility(True)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_still"]
+__all__ = ["STILL_FXAA", "write_still"]
+
+#: Stills are smoothed with FXAA (VTK's fast approximate anti-aliasing, which works on EGL/llvmpipe;
+#: pyvista's ``enable_anti_aliasing("fxaa")`` falls back to supersampling there). It costs about 45-55 ms CPU
+#: a 1280x720 picture: affordable in a still (about 0.5 s with depth peeling), not in the video's 80 ms
+#: budget; see docs/picture.md.
+STILL_FXAA = True
 
 
 def write_still(scene_path, out_png, *, time_s: float | None = None, chapter: str | None = None,
@@ -58,6 +64,8 @@ def write_still(scene_path, out_png, *, time_s: float | None = None, chapter: st
                                  f"0 to {story.duration_s:.0f} s", str(time_s))
         t = min(float(time_s), story.duration_s)
     renderer = SceneRenderer(story, size, depth_peels=STILL_DEPTH_PEELS, shell_mm=None)
+    if STILL_FXAA:
+        renderer.plotter.renderer.SetUseFXAA(True)
     try:
         renderer.set_options(view=view)
         renderer.apply(story.state_at(t))

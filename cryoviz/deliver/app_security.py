@@ -41,9 +41,12 @@ __all__ = ["FAIL_DELAY_S", "MIN_KEY_CHARS", "VIEW_PX", "ServerGuard", "key_probl
 MIN_KEY_CHARS = 16
 #: Seconds each failed hello holds the (global) authentication lock.
 FAIL_DELAY_S = 0.5
-#: Smallest and largest 3D view size a client may ask for, px (width, height): 4K UHD, the largest
-#: consultation screen; 8000x8000 once grew the server from 0.4 to 3.8 GB.
-VIEW_PX = ((16, 16), (3840, 2160))
+#: Smallest and largest 3D view size a client may ask for, px (width, height). Each drawn pixel costs the
+#: server about 70 bytes while playing (VTK's offscreen buffers, the screenshot and its JPEG; measured
+#: +650 MB at 3840x2160, +175 MB at 1920x1080 over a 640 MB server), so the 1 GB a consultation may use
+#: holds 1920x1200 and not 4K; the page never asks for more (its 3D view is at most that size, see
+#: ``app_ui``). 8000x8000 once grew the server from 0.4 to 3.8 GB.
+VIEW_PX = ((16, 16), (1920, 1200))
 #: Lifecycle names the trame page sends; any other (server_ready, server_exited, ...) is the server's own.
 CLIENT_LIFECYCLE = frozenset({"client_connected", "client_exited", "client_unmounted"})
 #: RPCs no client may call (stop the server; list server folders).

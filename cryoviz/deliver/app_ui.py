@@ -20,7 +20,8 @@ __all__ = ["build_ui"]
 _CSS = """
 .cv-grid { display: flex; gap: 8px; padding: 6px; height: calc(100vh - 48px - 36px); }
 .cv-main { flex: 2 1 0; display: flex; flex-direction: column; min-width: 0; }
-.cv-view { flex: 1 1 auto; min-height: 160px; position: relative; }
+.cv-view { flex: 1 1 auto; min-height: 160px; position: relative;
+           max-width: 1920px; max-height: 1200px; width: 100%; align-self: center; }
 .cv-frame { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
             pointer-events: none; background: #000; }
 .cv-side { flex: 1 1 0; overflow-y: auto; min-width: 250px; max-width: 440px; }

@@ -1,0 +1,70 @@
+"""A long consultation holds one result, one story and one renderer, however often the patient is re-sized.
+
+The 10-minute soak (``cryoviz bench soak``) measures the server's memory; these tests pin down, in process,
+what it is made of: each accepted sizing change re-simulates (a preview, then the full result, memory-mapped
+from the cache on the second pass), and the app must let go of the previous patient's story, thermal result
+and render window when it installs the next.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+
+import numpy as np
+from _apphelpers import SCENE
+
+SIZE = (240, 180)
+
+
+def _live(cls) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if issubclass(type(o), cls))   # not weakref proxies
+
+
+def test_resimulations_keep_one_story_result_and_renderer_alive(tmp_path, monkeypatch):
+    import pyvista as pv
+
+    from cryoviz.deliver.app import ConsultationApp
+    from cryoviz.model.scene_load import load_scene
+    from cryoviz.physics.thermal import ThermalResult
+    from cryoviz.story.timeline import Story
+    from cryoviz.view.render import SceneRenderer
+
+    monkeypatch.setenv("CRYOVIZ_CACHE", str(tmp_path / "cache"))
+    app = ConsultationApp(load_scene(SCENE), size=SIZE, preview_grid_mm=6.0, full_grid_mm=5.0,
+                          screenshot_dir=tmp_path / "shots")
+    try:
+        if app.future is not None:
+            app.future.result(timeout=600)
+            app.process_pending()
+        seen = []
+        for volume in (25.0, 40.0, 25.0, 40.0, 30.0, 25.0):   # the second pass loads from the cache
+            app.state.volume_ml = volume
+            app._on_sizing(volume, app.state.rectum_gap_mm, app.state.hydrodissection, app.state.preset)
+            app.future.result(timeout=600)
+            assert app.process_pending() == 2                  # the preview, then the full result
+            app.map_thread.join(timeout=60)
+            app._show_now()
+            assert app.renderer.image().astype(np.int16).std() > 5
+            seen.append((_live(Story), _live(ThermalResult), _live(SceneRenderer), _live(pv.Plotter)))
+        assert app.scene.anatomy.volume_ml == 25.0 and app.state.sim_status == "full"
+        assert seen == [(1, 1, 1, 1)] * len(seen), seen
+    finally:
+        app._on_exit()
+
+
+def test_the_page_never_asks_for_a_larger_picture_than_the_server_draws():
+    """The 3D view's CSS box is capped at the server's largest view size: a legitimate page on a 4K screen
+    gets pictures of the size it asked for (trame-vtk's remote view waits for exactly that size), and only a
+    hostile client is clamped."""
+    from cryoviz.deliver.app_security import VIEW_PX
+    from cryoviz.deliver.app_ui import _CSS
+
+    rule = re.search(r"\.cv-view \{([^}]*)\}", _CSS).group(1)
+    width = int(re.search(r"max-width:\s*(\d+)px", rule).group(1))
+    height = int(re.search(r"max-height:\s*(\d+)px", rule).group(1))
+    assert (width, height) == VIEW_PX[1]
+    # about 70 bytes a drawn pixel while playing: the largest picture must leave the 1 GB goal room
+    assert width * height * 70 / 2**20 < 200
+

@@ -33,6 +33,12 @@ ICE_BANDS = ((0.0, 0.0, 0.55), (-20.0, -20.0, 0.72), (-40.0, -40.0, 0.92))
 #: How far the ice slice lies in front of the organ faces, mm (no depth fighting, no visible gap).
 _ICE_LIFT_MM = 0.25
 _LUT_RANGE = (-100.0, 20.0)  # one table entry per °C
+#: Organs that run inside another one (the urethra through the gland, the sphincter and the bladder neck):
+#: their cut face lies in the same plane as the surrounding organ's and would lose the depth test to it
+#: at random (the transverse cut showed gland colour where the urethra is), so it is lifted toward the
+#: camera by this much, mm — less than the ice's lift, so frozen urethra still shows the ice over it.
+_INNER_ORGANS = ("urethra",)
+_INNER_LIFT_MM = 0.1
 
 
 def ice_lookup_table(levels=tuple(ISOTHERM_STYLE), lut: vtkLookupTable | None = None) -> vtkLookupTable:
@@ -114,8 +120,14 @@ class SectionPlanes:
                 part = mesh if d.min() >= 0.0 else mesh.clip_closed_surface(normal=tuple(normal),
                                                                                origin=tuple(origin))
                 if part.n_points:
-                    out[name] = part.compute_normals(auto_orient_normals=False, split_vertices=True,
-                                                     feature_angle=60.0)
+                    part = part.compute_normals(auto_orient_normals=False, split_vertices=True,
+                                                feature_angle=60.0)
+                    if name in _INNER_ORGANS:
+                        pts = np.asarray(part.points)
+                        on = np.abs((pts - origin) @ normal) < 1e-3
+                        pts[on] -= _INNER_LIFT_MM * normal
+                        part.points = pts
+                    out[name] = part
             self._capped[view] = out
         return self._capped[view]
 

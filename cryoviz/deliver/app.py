@@ -35,6 +35,7 @@ from cryoviz.deliver.app_content import (
 from cryoviz.deliver.app_pending import PendingMixin, is_pending
 from cryoviz.deliver.app_play import KEY_STEP_S, FramePacer, PlayClock, PlayMixin
 from cryoviz.deliver.app_serve import check_host, is_loopback, read_auth_key, serve
+from cryoviz.deliver.app_sim import SolverProcess
 from cryoviz.deliver.app_view import ViewMixin
 
 __all__ = ["KEY_STEP_S", "ConsultationApp", "check_host", "is_loopback", "read_auth_key", "serve",
@@ -64,8 +65,9 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
     screenshot_dir : path-like
         Where the screenshot button saves PNG files.
     build_story : callable, optional
-        ``build_story(scene, lang=, grid_mm=) -> Story``; :func:`cryoviz.story.session.build_story` by
-        default.
+        ``build_story(scene, lang=, grid_mm=) -> Story``; by default the solver runs in its own process
+        (:class:`cryoviz.deliver.app_sim.SolverProcess`) and :func:`cryoviz.story.session.build_story`
+        loads its result from the cache.
     make_renderer : callable, optional
         ``make_renderer(story, size) -> SceneRenderer``; :class:`cryoviz.view.render.SceneRenderer` (captions
         off: the page shows them in large type) by default.
@@ -86,7 +88,8 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
         self.size = (int(size[0]), int(size[1]))
         self.screenshot_dir = Path(screenshot_dir)
         self._load_text = load_text
-        self._story_builder = build_story or default_build_story
+        self.solver = SolverProcess() if build_story is None else None
+        self._story_builder = build_story or self._solve_then_build
         self._make_renderer = make_renderer or default_renderer
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[Any, str, int]] = []
@@ -151,6 +154,13 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
     # ---------------------------------------------------------------------------- story & renderer
     def _build_story(self, scene, grid_mm: float | None):
         return self._story_builder(scene, lang=self.state.lang, grid_mm=grid_mm)
+
+    def _solve_then_build(self, scene, lang=None, grid_mm=None):
+        """The default builder: the solver process fills the cache, then the story loads from it."""
+        grid = float(scene.thermal.grid_mm if grid_mm is None else grid_mm)
+        if self.solver is not None and not thermal_is_cached(scene, grid):
+            self.solver.simulate(scene, grid)
+        return default_build_story(scene, lang=lang, grid_mm=grid)
 
     def _from_worker(self, story, stage: str, gen: int) -> None:
         """Called in the worker thread: hand the new story to the event loop (or queue it)."""
@@ -351,6 +361,8 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
         if self._play_task is not None:
             self._play_task.cancel()
         self.resim.close()
+        if self.solver is not None:
+            self.solver.close()
         if self.renderer is not None:
             self.renderer.close()
 

@@ -65,7 +65,8 @@ def scene_grid(scene, anatomy, grid_mm: float):
 
 
 def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatomy=None,
-             cache_dir: str | Path | None = None, table: TissueTable | None = None) -> ThermalResult:
+             cache_dir: str | Path | None = None, table: TissueTable | None = None,
+             progress=None) -> ThermalResult:
     """Run (or load from the cache) the thermal model of a scene.
 
     Parameters
@@ -82,6 +83,8 @@ def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatom
         Cache folder (default ``$CRYOVIZ_CACHE`` or ``~/.cache/cryoviz``).
     table : TissueTable, optional
         Tissue properties (default :func:`cryoviz.model.tissue.default_table`).
+    progress : callable, optional
+        ``progress(t_s, duration_s)`` as the run goes (:func:`run_thermal`); not called on a cache hit.
 
     Returns
     -------
@@ -116,7 +119,8 @@ def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatom
         grid.labels, grid.origin_mm, grid.spacing_mm, geoms, scene.protocol,
         urethral_temp_c=w.urethral_temp_c if (w.urethral and is_body) else None,
         rectal_temp_c=w.rectal_temp_c if (w.rectal and is_body) else None,
-        table=table, post_radiation=scene.anatomy.post_radiation and is_body, body_temp_c=body_c)
+        table=table, post_radiation=scene.anatomy.post_radiation and is_body, body_temp_c=body_c,
+        progress=progress)
     sensors = {name: sample_series(run.temps_c, grid, pos) for name, pos in sensor_pos.items()}
     result = ThermalResult(grid=grid, times_s=run.times_s, temps_c=run.temps_c, min_temp_c=run.min_temp_c,
                            sensors=sensors, sensor_positions_mm=dict(sensor_pos),

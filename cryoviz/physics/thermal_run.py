@@ -198,7 +198,7 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                 body_temp_c: float = BODY_TEMP_C, snapshot_s: float = SNAPSHOT_S,
                 max_step_s: float = MAX_STEP_S, scheme: str = SCHEME, mirror: bool = True,
                 _mirror_low_x: bool = False, _static_labels: np.ndarray | None = None,
-                _probe_voxels: list[ProbeVoxels] | None = None) -> _Run:
+                _probe_voxels: list[ProbeVoxels] | None = None, progress=None) -> _Run:
     """Run the protocol on a label grid (the engine under :func:`simulate`; also used by the tests).
 
     When the grid, its labels and the probes are mirror-symmetric about the plane x = 0 through a voxel
@@ -227,6 +227,9 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
         Initial and far-field temperature, °C.
     snapshot_s, max_step_s : float
         Snapshot interval and longest super step, s.
+    progress : callable, optional
+        ``progress(t_s, duration_s)`` after each stored snapshot (the app's terminal reports it); it
+        changes nothing in the run.
     """
     t_wall = time.perf_counter()
     plan = _mirror_plan(labels, origin_mm, spacing_mm, geoms) if mirror else None
@@ -239,7 +242,7 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                            max_step_s=max_step_s, scheme=scheme, mirror=False, _mirror_low_x=True,
                            _static_labels=labels,
                            _probe_voxels=_half_plan_voxels(geoms, keep, twin, origin_mm, spacing_mm,
-                                                           labels.shape, c))
+                                                           labels.shape, c), progress=progress)
         return _unfold(half, keep, twin, t_wall)
     table = default_table() if table is None else table
     rows = material_arrays(table, post_radiation=post_radiation, body_temp_c=body_temp_c)
@@ -333,6 +336,8 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
             t += tau
         while q < len(snap_times) and snap_times[q] <= b + 1e-9:
             record(q, float(snap_times[q]))
+            if progress is not None:
+                progress(float(snap_times[q]), duration)
             q += 1
     return _Run(snap_times, temps_out, solver.min_t.copy(), probe_out, solver.steps, solver.stages,
                 time.perf_counter() - t_wall, cold_counts, iso_counts)

@@ -1,0 +1,34 @@
+"""The app's solver process: fills the cache from a child at a lower priority, reports progress, closes."""
+
+from __future__ import annotations
+
+import os
+
+from _apphelpers import SCENE
+
+
+def test_the_solver_process_fills_the_cache_from_a_niced_child(tmp_path, monkeypatch, capfd):
+    from cryoviz.deliver.app_sim import NICE, SolverProcess
+    from cryoviz.model.scene_load import load_scene
+    from cryoviz.physics.thermal import is_cached
+
+    monkeypatch.setenv("CRYOVIZ_CACHE", str(tmp_path / "cache"))
+    scene = load_scene(SCENE)
+    solver = SolverProcess()
+    try:
+        assert not is_cached(scene, 4.0)
+        assert solver.simulate(scene, 4.0) is True
+        assert is_cached(scene, 4.0)
+        (child,) = solver._pool._processes.values()
+        assert child.pid != os.getpid()
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == min(mine + NICE, 19)
+        err = capfd.readouterr().err
+        assert "solver running at 4 mm" in err and "100 % of the protocol" in err
+        assert solver.simulate(scene, 4.0) is True            # a cache hit: nothing to run
+        assert "solver running" not in capfd.readouterr().err
+    finally:
+        solver.close()
+    child.join(timeout=10)
+    assert not child.is_alive()
+    assert solver.simulate(scene, 4.0) is False               # closed: the caller simulates itself

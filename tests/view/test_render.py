@@ -218,3 +218,22 @@ def test_frozen_organs_look_icy_once_the_result_is_told(renderer, story):
             assert actor.prop.color.float_rgb == pytest.approx(want, abs=3e-3), name  # 8-bit colours
     tinted = frozen_colour(ORGAN_STYLE["neurovascular_bundles"][0])
     assert hex_rgb(tinted) != pytest.approx(hex_rgb(ORGAN_STYLE["neurovascular_bundles"][0]), abs=0.05)
+
+
+def test_lights_and_blending_of_frames_and_stills(story):
+    """Frames use the two camera lights of the palette and plain blending; stills keep depth peeling."""
+    from cryoviz.view.palette import LIGHTS
+
+    frames = SceneRenderer(story, SIZE)
+    still = SceneRenderer(story, SIZE, depth_peels=4)
+    try:
+        lights = frames.plotter.renderer.GetLights()
+        assert lights.GetNumberOfItems() == len(LIGHTS)
+        got = sorted(lights.GetItemAsObject(i).GetIntensity() for i in range(lights.GetNumberOfItems()))
+        assert got == pytest.approx(sorted(x[3] for x in LIGHTS))
+        assert not frames.plotter.renderer.GetUseOIT()
+        assert not frames.plotter.renderer.GetUseDepthPeeling()
+        assert still.plotter.renderer.GetUseDepthPeeling()
+    finally:
+        frames.close()
+        still.close()

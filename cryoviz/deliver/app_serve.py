@@ -19,8 +19,8 @@ from pathlib import Path
 
 from cryoviz.core.errors import InputError
 
-__all__ = ["REPLACED_VIEWS", "OrdinaryEventFilter", "check_host", "check_port", "is_loopback", "quiet_logs",
-           "read_auth_key", "serve"]
+__all__ = ["REPLACED_VIEWS", "OrdinaryEventFilter", "check_host", "check_port", "is_loopback", "key_for_host",
+           "quiet_logs", "read_auth_key", "serve", "show_made_key"]
 
 #: Exception texts of ordinary events (a closed tab), as wslink and aiohttp log them.
 ORDINARY = ("ClientConnectionResetError", "Cannot write to closing transport", "ConnectionResetError")
@@ -46,13 +46,54 @@ def check_host(host: str, auth_key: str | None) -> None:
     if is_loopback(host):
         return
     if auth_key is None:
-        raise InputError.one("argument", "--host", "listening beyond this machine needs --auth-key",
-                             "127.0.0.1, localhost, ::1, or another host together with --auth-key KEY", host)
+        raise InputError.one("argument", "--host", "listening beyond this machine needs --auth-key (or a "
+                             "terminal, where a key made for the run is shown)",
+                             "127.0.0.1, localhost, ::1, or another host together with --auth-key KEY, "
+                             "--auth-key-file F or $CRYOVIZ_AUTH_KEY", host)
     problem = key_problem(auth_key)
     if problem:
         raise InputError.one("argument", "--auth-key", problem,
                              f"at least {MIN_KEY_CHARS} visible characters for --host {host}",
                              f"{len(auth_key)} characters")
+
+
+def key_for_host(host: str, auth_key: str | None, terminal=None) -> tuple[str | None, bool]:
+    """The key to serve with, and whether it was made here: beyond loopback without a key, a strong one.
+
+    A server reachable from other machines never runs without a key. When none was given and the command
+    runs in a terminal (``terminal``, default ``sys.stderr``, is a TTY) a key is made for this run
+    (:func:`cryoviz.deliver.app_security.new_secret`, 256 bits) and shown there only, in the URL to open
+    (:func:`show_made_key`); without a terminal nobody could read it, so :func:`check_host` refuses.
+    A key the user gave is returned as is (:func:`check_host` judges it).
+    """
+    from cryoviz.deliver.app_security import new_secret
+
+    stream = sys.stderr if terminal is None else terminal
+    if auth_key is None and not is_loopback(host) and _isatty(stream):
+        return new_secret(), True
+    return auth_key, False
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def show_made_key(host: str, url: str, terminal=None) -> None:
+    """Print a made key's URL and a one-line warning to the terminal only (never a logger, never a file).
+
+    The page takes the key from the URL (``?secret=KEY``), as for a key the user gives.
+    """
+    stream = sys.stderr if terminal is None else terminal
+    if not _isatty(stream):         # the key stays off anything that is not a person's screen
+        return
+    print(f"cryoviz serve: WARNING: listening beyond this machine ({host}) with a key made for this run: "
+          "anyone with the URL below can watch and steer this consultation; give it only to the screens "
+          "in the room (on another device, put this machine's address in place of localhost)",
+          file=stream, flush=True)
+    print(f"cryoviz serve: open {url}", file=stream, flush=True)
 
 
 def is_loopback(host: str) -> bool:
@@ -185,7 +226,8 @@ def serve(scene_path, host: str = "127.0.0.1", port: int = 8080, auth_key: str |
     scene_path : path-like
         The scene TOML file.
     host : str
-        Interface to listen on; anything but loopback needs ``auth_key``.
+        Interface to listen on; anything but loopback needs ``auth_key``, or a terminal where a key made for
+        this run is shown (:func:`key_for_host`).
     port : int
         TCP port (0 picks a free one).
     auth_key : str, optional
@@ -202,6 +244,7 @@ def serve(scene_path, host: str = "127.0.0.1", port: int = 8080, auth_key: str |
     from cryoviz.deliver.app_security import ServerGuard, new_secret
     from cryoviz.model.scene_load import load_scene
 
+    auth_key, made = key_for_host(host, auth_key)
     check_host(host, auth_key)
     check_port(host, port)
     t0 = time.perf_counter()
@@ -221,7 +264,13 @@ def serve(scene_path, host: str = "127.0.0.1", port: int = 8080, auth_key: str |
     def _ready(**_):
         shown = "localhost" if host in ("0.0.0.0", "::") else host
         url = f"http://{shown}:{server.port}/" + (f"?secret={auth_key}" if auth_key is not None else "")
-        say(f"ready in {time.perf_counter() - t0:.1f} s: open {url}")
+        if made:
+            say(f"ready in {time.perf_counter() - t0:.1f} s")
+            show_made_key(host, url)
+        else:   # a key goes to a terminal only, never into a redirected log
+            text = url if auth_key is None or _isatty(sys.stderr) else \
+                url.replace(f"?secret={auth_key}", "?secret=YOUR-KEY")
+            say(f"ready in {time.perf_counter() - t0:.1f} s: open {text}")
         say("one process is one consultation (every tab shares it); for another room start another "
             f"on its own port, e.g. --port {server.port + 1}. Stop with Ctrl+C.")
         if open_browser:

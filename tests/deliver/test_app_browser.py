@@ -25,6 +25,13 @@ def server(tmp_path_factory):
         assert srv.alive(), srv.log()
 
 
+
+def test_a_given_key_stays_out_of_a_redirected_server_log(server):
+    """The server's output goes to a file here (not a terminal): the URL it prints names no key."""
+    server.log()                                    # flushes
+    log = server.log_path.read_text(errors="replace")
+    assert "?secret=YOUR-KEY" in log and KEY not in log
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright

@@ -40,7 +40,8 @@ class StridedHistory:
     def __init__(self, result, stride: int):
         self.result = result
         self.stride = k = max(1, int(stride))
-        self.shape = tuple(len(range(0, n, k)) for n in result.temps_c.shape[1:])
+        # the grid's shape, not the snapshots': a pending result (cryoviz.story.pending) has no snapshots yet
+        self.shape = tuple(len(range(0, n, k)) for n in result.grid.labels.shape)
         self._snap: dict[int, np.ndarray] = {}
         self._runmin: tuple[int, np.ndarray] | None = None
         self._coldest: np.ndarray | None = None

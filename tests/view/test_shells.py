@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,8 @@ def _result(seed: int = 3) -> ThermalResult:
     nt, shape = 7, (9, 8, 7)
     temps = (37.0 - np.cumsum(rng.uniform(0, 20, (nt, *shape)), axis=0)).astype(np.float16)
     temps[4] += 30.0  # a thaw: the coldest field is not the last one
-    return ThermalResult(grid=None, times_s=np.array([0, 30, 60, 90, 120, 150, 180], float), temps_c=temps,
+    grid = types.SimpleNamespace(labels=np.zeros(shape, np.uint8), spacing_mm=1.0, origin_mm=(0.0, 0.0, 0.0))
+    return ThermalResult(grid=grid, times_s=np.array([0, 30, 60, 90, 120, 150, 180], float), temps_c=temps,
                          min_temp_c=temps.astype(np.float32).min(axis=0) - 1.5, sensors={},
                          sensor_positions_mm={}, probe_temps_c=np.zeros((nt, 0)), probes=())
 
@@ -51,3 +54,22 @@ def test_key_light_sits_where_vtk_light_kit_puts_it():
     _name, el, az, _i, _c = LIGHTS[0]
     np.testing.assert_allclose(light_position(el, az), key.GetPosition(), atol=1e-6)
     assert light_position(0.0, 0.0) == pytest.approx((0.0, 0.0, 1.0))
+
+
+def test_a_pending_result_without_snapshots_draws_no_shells():
+    """Before the simulation is ready (cryoviz.story.pending) the result has a grid but no snapshots."""
+    import pyvista as pv
+
+    from cryoviz.view.shells import IsothermShells
+
+    res = _result()
+    res.temps_c = res.min_temp_c = None
+    pl = pv.Plotter(off_screen=True)
+    try:
+        shells = IsothermShells(pl, res, None)
+        assert shells.history.shape == (9, 8, 7)
+        assert shells.follow(None, False) and not shells.follow(None, False)
+        shells.show({0.0, -20.0, -40.0})
+        assert not any(a.visibility for a in shells.actors())
+    finally:
+        pl.close()

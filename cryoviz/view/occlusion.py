@@ -55,8 +55,8 @@ def lethal_ice_visibility(renderer, level_c: float = -40.0) -> tuple[int, int]:
     pl = renderer.plotter
     ren = pl.renderer
     view = renderer._view
-    shell_mesh, shell_actor = renderer._shells[level_c]
-    saved_shells = {lv: a.visibility for lv, (_m, a) in renderer._shells.items()}
+    shell_mesh, shell_actor = _shells(renderer)[level_c]
+    saved_shells = {lv: a.visibility for lv, (_m, a) in _shells(renderer).items()}
     saved_slice = renderer._ice_actor.visibility
     marker = None
     if view:  # a section: the lethal ice is the slice's part at or below the level
@@ -65,7 +65,7 @@ def lethal_ice_visibility(renderer, level_c: float = -40.0) -> tuple[int, int]:
             if part.n_points:
                 marker = pl.add_mesh(part, color=MARKER, lighting=False, name="occlusion:marker",
                                      pickable=False)
-        for _m, a in renderer._shells.values():
+        for _m, a in _shells(renderer).values():
             a.visibility = False
         renderer._ice_actor.visibility = False
     elif saved_shells[level_c] and shell_mesh.n_points:
@@ -73,7 +73,7 @@ def lethal_ice_visibility(renderer, level_c: float = -40.0) -> tuple[int, int]:
                              pickable=False)
         for plane in _planes(shell_actor.mapper):
             marker.mapper.AddClippingPlane(plane)
-        for _m, a in renderer._shells.values():
+        for _m, a in _shells(renderer).values():
             a.visibility = False
     if marker is None:
         _restore(renderer, saved_shells, saved_slice)
@@ -101,8 +101,13 @@ def lethal_ice_visibility(renderer, level_c: float = -40.0) -> tuple[int, int]:
     return int(np.count_nonzero(full & alone)), int(np.count_nonzero(alone))
 
 
+def _shells(renderer) -> dict:
+    """Level -> (mesh, actor) of the renderer's shells (:class:`cryoviz.view.shells.IsothermShells`)."""
+    return renderer.shells.shells
+
+
 def _restore(renderer, shells: dict, slice_on: bool) -> None:
-    for lv, (_m, a) in renderer._shells.items():
+    for lv, (_m, a) in _shells(renderer).items():
         a.visibility = shells[lv]
     renderer._ice_actor.visibility = slice_on
 

@@ -11,8 +11,9 @@ Called by :mod:`cryoviz.bench` for ``cryoviz bench app`` / ``all`` (``run(quick,
 Issue #18 adds (``bench/app_live.py``), from the same run: the cold first picture (empty thermal and numba
 caches, measured first and alone), playing at 1x from the first freeze (story seconds per wall second,
 pictures per second in the page), the time per picture while dragging on the 3D view (the remote view:
-the server draws each one), and re-planning to 31 ml and 99 ml (old numbers withdrawn, the new patient's
-first picture, the full result; their cached results are deleted first). The load average at the start
+the server draws each one; in the chosen drag mode and with full-size pictures as before), and re-planning
+to 31 ml and 99 ml (old numbers withdrawn, the new patient's first picture, i.e. the anatomy chapters, the
+coarse preview, the full result; their cached results are deleted first). The load average at the start
 and the end is printed beside them: this machine is shared.
 
 The naive peer, run in this process: rebuilding the renderer for each timeline change (what a page that
@@ -203,7 +204,11 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
                                  "p95": float(np.percentile(lat, 95)) if lat else float("nan"),
                                  "n": len(lat), "missed": missed, "view_px": [1280, 720]}
             res["playback_1x"] = live.playback(page, "1", 8.0 if quick else 20.0)
-            res["rotation"] = live.rotation(page, 3.0 if quick else 5.0)
+            from cryoviz.deliver.app_view import DRAG_MODE
+
+            # the previous round's drag pictures (full size) beside the chosen mode, same page, same moment
+            drag_s = 3.0 if quick else 5.0
+            res["rotation"] = {m: live.rotation(page, drag_s, mode=m) for m in ("full", DRAG_MODE)}
             # play for play_s, sampling the server's memory
             samples = []
             t0 = time.monotonic()
@@ -264,17 +269,22 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
           f"after {m['played_s'] / 60:.0f} min playing, growth {m['growth_pct']:+.1f} % "
           f"(goal <= 1024 MB, < 5 %); heap {m['anon_start_mb']:.0f} -> {m['anon_end_mb']:.0f} MB, "
           f"mapped files {m['file_start_mb']:.0f} -> {m['file_end_mb']:.0f} MB", file=out)
-    ro = res["rotation"]
-    print(f"app: cold first picture (empty caches, solver compiled) {res['cold']['first_image_s']:.1f} s, "
+    ro_old, ro = res["rotation"]["full"], next(v for k, v in res["rotation"].items() if k != "full")
+    print("app: cold first picture (empty thermal, mesh and numba caches: the anatomy chapters while the "
+          f"solver compiles) {res['cold']['first_image_s']:.1f} s, "
           f"warm {res['first_image_s']:.2f} s (goal <= 6)", file=out)
     print(f"app: playing at 1x: {pb['story_per_wall']:.2f} story s per wall s (goal >= 0.95), "
           f"{pb['pictures_per_s']:.1f} pictures/s at 1280x720 (goal >= 10)", file=out)
-    print(f"app: rotation (remote view, server draws each picture): {ro['frame_ms_mean']:.0f} ms per picture "
-          f"in the browser ({ro['pictures']} pictures in {ro['drag_s']:.0f} s of dragging)", file=out)
+    print(f"app: rotation while dragging (remote view, the server draws each picture): "
+          f"{ro['frame_ms_mean']:.0f} ms per picture in the browser in mode {ro['mode']!r} ({ro['pictures']} "
+          f"pictures in {ro['drag_s']:.0f} s), full-size pictures as before {ro_old['frame_ms_mean']:.0f} ms "
+          f"({ro_old['pictures']} pictures) (goal: the browser's frame rate, about 17 ms)", file=out)
     for k, v in rz.items():
+        pre = "" if v.get("preview_s") is None else f", coarse preview {v['preview_s']:.1f} s"
         print(f"app: prostate to {k} ml: old numbers withdrawn {v['old_numbers_withdrawn_s']:.2f} s, first "
-              f"picture of the new patient {v['first_picture_s']:.1f} s (goal <= 2), full result "
-              f"{v['full_result_s']:.1f} s (goal <= {GOALS['resize_full_s'][k]:g})", file=out)
+              f"picture of the new patient ({v.get('first_stage')}) {v['first_picture_s']:.1f} s (goal <= 2)"
+              f"{pre}, full result {v['full_result_s']:.1f} s (goal <= {GOALS['resize_full_s'][k]:g})",
+              file=out)
     la0, la1 = res["load_avg_start"], res["load_avg_end"]
     print(f"app: load average (1, 5, 15 min) {la0[0]:.1f} {la0[1]:.1f} {la0[2]:.1f} at the start, "
           f"{la1[0]:.1f} {la1[1]:.1f} {la1[2]:.1f} at the end (shared machine)", file=out)

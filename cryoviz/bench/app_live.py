@@ -4,9 +4,9 @@ Each function drives an open Playwright page of a running ``cryoviz serve`` and 
 
 * :func:`playback`: story seconds per wall second at a chosen speed and pictures per second in the 3D view;
 * :func:`rotation`: a mouse drag on the 3D view (trame-vtk's remote view: the server draws each picture)
-  and the time per picture the browser receives while dragging;
-* :func:`resize`: a sizing change to the time the re-simulated patient's first picture (the preview) and
-  the full result are in the page;
+  and the time per picture the browser receives while dragging, in a chosen drag mode;
+* :func:`resize`: a sizing change to the time the new patient's first picture (the anatomy chapters) is
+  shown in the page, and to the coarse preview and the full result;
 * :func:`cold_start`: spawning ``cryoviz serve`` to the first non-blank picture, with the caches the caller
   chooses (empty ones for a fresh machine).
 """
@@ -71,8 +71,16 @@ def playback(page, speed: str = "1", seconds: float = 20.0, start_chapter: str =
             "pictures_per_s": r["pictures"] / r["wall_s"]}
 
 
-def rotation(page, seconds: float = 4.0, step_px: int = 6) -> dict:
-    """Drag across the 3D view for ``seconds``; the time per picture the browser receives meanwhile."""
+def rotation(page, seconds: float = 4.0, step_px: int = 6, mode: str | None = None) -> dict:
+    """Drag across the 3D view for ``seconds``; the time per picture the browser receives meanwhile.
+
+    ``mode`` is a drag mode of the app (:data:`cryoviz.deliver.app_view.DRAG_MODES`: picture scale and
+    quality while dragging); None keeps the app's own.
+    """
+    if mode is not None:
+        page.evaluate(f"() => window.trame.state.set('drag_mode', {mode!r})")
+        page.wait_for_timeout(1500)
+    mode = mode or page.evaluate("() => window.trame.state.get('drag_mode')")
     box = page.locator('[aria-label="3D view"]').bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
     page.mouse.move(x0, y0)
@@ -92,7 +100,7 @@ def rotation(page, seconds: float = 4.0, step_px: int = 6) -> dict:
     gaps.sort()
     return {"drag_s": seconds, "mouse_moves": i, "pictures": len(inside),
             "frame_ms_mean": (seconds * 1000.0 / len(inside)) if inside else float("nan"),
-            "frame_ms_median": gaps[len(gaps) // 2] if gaps else float("nan"), "mode": "remote"}
+            "frame_ms_median": gaps[len(gaps) // 2] if gaps else float("nan"), "mode": mode}
 
 
 def forget_cached(scene, grids_mm) -> int:
@@ -111,19 +119,46 @@ def forget_cached(scene, grids_mm) -> int:
     return n
 
 
+# records, for every new 3D picture, the page time and the result generation shown beside it
+_WATCH_JS = """
+() => {
+  window.__cvShown = [];
+  const note = () => window.__cvShown.push([performance.now(),
+                                           document.querySelector('#cv-sim').getAttribute('data-gen')]);
+  const view = document.querySelector('[aria-label="3D view"]');
+  window.__cvWatch = new MutationObserver(note);
+  window.__cvWatch.observe(view, {attributes: true, attributeFilter: ['src'], subtree: true,
+                                  childList: true});
+  return performance.now();
+}
+"""
+
+
 def resize(page, volume_ml: float, timeout_s: float = 300.0) -> dict:
-    """Set the prostate volume; seconds to the new patient's first picture (preview) and full result."""
+    """Set the prostate volume; seconds until the old numbers go, the new patient's first picture is in
+    the page (the anatomy chapters), the coarse preview and the full result are installed."""
     gen = page.locator("#cv-sim").get_attribute("data-gen")
+    page_t0 = page.evaluate(_WATCH_JS)
     t0 = time.perf_counter()
     page.get_by_label("Prostate volume", exact=True).fill(str(int(volume_ml)))
     page.locator('#cv-sim[data-sim="busy"]').first.wait_for(timeout=10_000)
     withdrawn_s = time.perf_counter() - t0
-    page.locator(f'#cv-sim:not([data-gen="{gen}"])').wait_for(timeout=timeout_s * 1000)
-    first_s = time.perf_counter() - t0
+    new = f'#cv-sim:not([data-gen="{gen}"])'
+    page.locator(new).wait_for(timeout=timeout_s * 1000)
+    stage = page.locator("#cv-sim").get_attribute("data-stage")
+    page.wait_for_function(f"() => window.__cvShown.some(s => s[1] !== {gen!r})", timeout=timeout_s * 1000)
+    shown = page.evaluate("() => window.__cvShown.find(s => s[1] !== " + repr(gen) + ")[0]")
+    first_s = (shown - page_t0) / 1000.0     # the first picture drawn for the new patient, in the page
+    preview_s = None
+    if stage == "anatomy":
+        page.locator(f'{new}[data-stage="preview"], {new}[data-stage="full"]').first.wait_for(
+            timeout=timeout_s * 1000)
+        preview_s = time.perf_counter() - t0
     page.locator(f'#cv-sim[data-sim="full"]:not([data-gen="{gen}"])').wait_for(timeout=timeout_s * 1000)
     full_s = time.perf_counter() - t0
-    return {"volume_ml": volume_ml, "old_numbers_withdrawn_s": withdrawn_s, "first_picture_s": first_s,
-            "full_result_s": full_s}
+    page.evaluate("() => window.__cvWatch.disconnect()")
+    return {"volume_ml": volume_ml, "old_numbers_withdrawn_s": withdrawn_s, "first_stage": stage,
+            "first_picture_s": first_s, "preview_s": preview_s, "full_result_s": full_s}
 
 
 def cold_start(scene: Path, first_image, launch, env_extra: dict, timeout_s: float = 300.0) -> dict:

@@ -36,7 +36,7 @@ from cryoviz.deliver.app_pending import PendingMixin, is_pending
 from cryoviz.deliver.app_play import KEY_STEP_S, FramePacer, PlayClock, PlayMixin
 from cryoviz.deliver.app_serve import check_host, is_loopback, read_auth_key, serve
 from cryoviz.deliver.app_sim import SolverProcess
-from cryoviz.deliver.app_view import ViewMixin
+from cryoviz.deliver.app_view import DRAG_MODE, ViewMixin, drag_state
 
 __all__ = ["KEY_STEP_S", "ConsultationApp", "check_host", "is_loopback", "read_auth_key", "serve",
            "thermal_is_cached"]
@@ -147,7 +147,7 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
             "numbers": [], "legend": [], "screenshot_path": "", "take_home_path": "", "labels": {},
             "disclaimer": "",
             "spared_title": "", "grid_mm": 0.0, "frame_src": "", "frame_seq": 0,
-            "pending_chapters": [], "pending_text": "",
+            "pending_chapters": [], "pending_text": "", **drag_state(DRAG_MODE),
         })
         self._apply_text(lang)
 

@@ -159,8 +159,10 @@ def build_ui(app) -> VAppLayout:
 
 def _main_column(app) -> None:
     with html.Div(classes="cv-view", raw_attrs=['role="region"', 'aria-label="3D view"']):
-        app.view = vtk_widgets.VtkRemoteView(app.renderer.plotter.render_window, interactive_ratio=1,
-                                             still_quality=92, interactive_quality=70)
+        # while the doctor drags, the server draws smaller, cheaper pictures (app_view.DRAG_MODES)
+        app.view = vtk_widgets.VtkRemoteView(app.renderer.plotter.render_window, still_quality=92,
+                                             interactive_ratio=("drag_ratio",),
+                                             interactive_quality=("drag_quality",))
         # while playing, the server's pictures arrive as JPEG over the remote view (see app_play)
         html.Img(v_if="frame_src", src=("frame_src",), alt="", classes="cv-frame",
                  raw_attrs=['@load="trigger(\'cv_frame\', [frame_seq])"'])
@@ -221,7 +223,7 @@ def _side_column(app) -> None:
                  "{{ grid_mm ? ' · ' + grid_mm + ' mm' : '' }} {{ sim_error }}",
                  classes="cv-small mt-1",
                  raw_attrs=['aria-live="polite"', 'id="cv-sim"', ':data-gen="sim_generation"',
-                            ':data-sim="sim_busy ? \'busy\' : sim_status"'])
+                            ':data-sim="sim_busy ? \'busy\' : sim_status"', ':data-stage="sim_status"'])
         v3.VProgressLinear(v_if="sim_busy", indeterminate=True, color="primary", height=4, classes="mt-1",
                            raw_attrs=['aria-label="Simulating"'])
     _sizing_panel()

@@ -8,17 +8,38 @@ from __future__ import annotations
 
 import time
 
+from trame.decorators import change
+
 from cryoviz.deliver import app_state as st
 from cryoviz.deliver.app_content import clinician_numbers, finite_or, inserted_mm, legend, presets
+from cryoviz.deliver.app_guard import choice, register_client_key
 from cryoviz.deliver.app_pending import is_pending
 from cryoviz.deliver.app_serve import REPLACED_VIEWS
 from cryoviz.story.focus import SECTION_VIEWS
 
-__all__ = ["ViewMixin"]
+__all__ = ["DRAG_MODE", "DRAG_MODES", "ViewMixin", "drag_state"]
+
+#: How the remote view draws while the doctor turns or zooms: (picture scale, JPEG quality) per mode. The
+#: server draws every picture with the one renderer; a smaller one costs less to draw, encode and send, and
+#: the full picture follows when the mouse stops. Chosen by measurement (docs/app.md, ``cryoviz bench app``
+#: reports both); "full" is the previous round's setting, kept for the bench's comparison.
+DRAG_MODES: dict[str, tuple[float, int]] = {"full": (1.0, 70), "half": (0.5, 60), "third": (0.35, 60)}
+DRAG_MODE = "third"
+register_client_key("drag_mode", choice(tuple(DRAG_MODES)))
+
+
+def drag_state(mode: str) -> dict:
+    """The state keys of drag mode ``mode`` (``drag_mode``, and the remote view's ratio and quality)."""
+    ratio, quality = DRAG_MODES[mode]
+    return {"drag_mode": mode, "drag_ratio": ratio, "drag_quality": quality}
 
 
 class ViewMixin:
     """Drawing of :class:`~cryoviz.deliver.app.ConsultationApp`: options, picture pushes, side panels."""
+
+    @change("drag_mode")
+    def _on_drag_mode(self, drag_mode, **_):
+        self.state.update(drag_state(drag_mode if drag_mode in DRAG_MODES else DRAG_MODE))
 
     def _apply_text(self, lang: str) -> None:
         text = self._load_text(lang)

@@ -43,7 +43,7 @@ def test_resimulations_keep_one_story_result_and_renderer_alive(tmp_path, monkey
             app.state.volume_ml = volume
             app._on_sizing(volume, app.state.rectum_gap_mm, app.state.hydrodissection, app.state.preset)
             app.future.result(timeout=600)
-            assert app.process_pending() == 2                  # the preview, then the full result
+            assert app.process_pending() == 3                  # the anatomy chapters, the preview, the result
             app.map_thread.join(timeout=60)
             app._show_now()
             assert app.renderer.image().astype(np.int16).std() > 5

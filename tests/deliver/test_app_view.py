@@ -105,3 +105,20 @@ def test_section_view_control_reaches_the_renderer_and_is_checked(app):
     assert accepted == {"section_view": "sagittal"}
     _set(app, section_view="story")
     assert app.renderer._opts["view"] == "story"
+
+
+def test_drag_mode_sets_the_remote_views_picture_scale_and_only_offered_modes_pass(app):
+    from cryoviz.deliver.app_view import DRAG_MODE, DRAG_MODES
+
+    s = app.state
+    assert s.drag_mode == DRAG_MODE and (s.drag_ratio, s.drag_quality) == DRAG_MODES[DRAG_MODE]
+    assert DRAG_MODES[DRAG_MODE][0] < 1.0              # dragging draws smaller pictures than a still
+    assert app.client_update({"drag_mode": "full"}) == []
+    app.state.flush()
+    assert (s.drag_ratio, s.drag_quality) == DRAG_MODES["full"] == (1.0, 70)
+    for bad in ("huge", 0.1, None, ["half"]):
+        assert app.client_update({"drag_mode": bad}) == ["drag_mode"] and s.drag_mode == "full"
+    assert app.client_update({"drag_ratio": 0.01}) == ["drag_ratio"]   # the ratio itself is the server's
+    app.client_update({"drag_mode": DRAG_MODE})
+    app.state.flush()
+    assert s.drag_ratio == DRAG_MODES[DRAG_MODE][0]

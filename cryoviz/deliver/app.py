@@ -327,6 +327,8 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
         self.say(f"re-simulating this patient ({scene.anatomy.volume_ml:g} ml, gap "
                  f"{scene.anatomy.rectum_gap_mm:g} mm): anatomy first, then the freezing")
         self.sim_started = time.perf_counter()
+        if self.solver is not None:   # the solver starts now, while the anatomy chapters are drawn
+            self.solver.start(scene, self.resim.full_grid_mm)
         self.future = self.resim.submit(scene)
 
     def screenshot(self) -> Path:

@@ -52,6 +52,8 @@ class PendingMixin:
             self._install(self._build_story(scene, first_grid_mm), "full", 0)
             return None
         story = None
+        if getattr(self, "solver", None) is not None:   # the solver process starts (and compiles) now
+            self.solver.start(scene, self.resim.full_grid_mm)
         try:
             story = self._anatomy_story(scene)
         except Exception:   # the anatomy chapters are a head start, never a reason not to simulate
@@ -62,11 +64,12 @@ class PendingMixin:
             self._install(self._build_story(scene, first_grid_mm), "preview", 0)
             return self.resim.submit(scene, preview=False)
         self._install(story, "anatomy", 0)
-        self.say("anatomy chapters ready; the freezing is being computed in the background: a "
-                 f"{first_grid_mm:g} mm preview, then the full result at {self.resim.full_grid_mm:g} mm "
+        full = self.resim.full_grid_mm
+        self.say(f"anatomy chapters ready; the freezing is being computed in the background at {full:g} mm "
                  "(on a new machine the solver is compiled first)")
         self.sim_started = time.perf_counter()
-        return self.resim.submit(scene, preview=True, anatomy=False)
+        # no coarse preview: the anatomy chapters show the patient now, and the full result comes sooner
+        return self.resim.submit(scene, preview=self.resim.preview_after_anatomy, anatomy=False)
 
     def _install_stage(self, story, stage: str, previous) -> None:
         """Pending bookkeeping of :meth:`_install` (``story`` replaces ``previous``, before it is shown)."""

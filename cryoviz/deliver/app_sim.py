@@ -85,6 +85,7 @@ class SolverProcess:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._running: dict = {}      # (scene repr, grid mm) -> Future of a run started ahead (:meth:`start`)
 
     def _executor(self) -> ProcessPoolExecutor | None:
         with self._lock:
@@ -95,17 +96,38 @@ class SolverProcess:
                                                  initializer=_child_init, initargs=(self.nice,))
             return self._pool
 
+    def start(self, scene, grid_mm: float):
+        """Start the run of ``scene`` at ``grid_mm`` now, without waiting (the app starts the full result
+        while it draws the anatomy chapters); :meth:`simulate` of the same run then waits for this one.
+        Returns the Future, or None when there is no child."""
+        key = (repr(scene), float(grid_mm))       # scenes hold dicts: not hashable, but their repr is exact
+        with self._lock:
+            fut = self._running.get(key)
+            if fut is not None and not fut.done():
+                return fut
+        pool = self._executor()
+        if pool is None:
+            return None
+        try:
+            fut = pool.submit(_solve, scene, float(grid_mm), self.say_prefix)
+        except (BrokenProcessPool, RuntimeError):
+            return None
+        with self._lock:
+            self._running = {k: f for k, f in self._running.items() if not f.done()}
+            self._running[key] = fut
+        return fut
+
     def simulate(self, scene, grid_mm: float) -> bool:
         """Put the result of ``scene`` at ``grid_mm`` (mm) in the cache from the child; True if it did.
 
         False when there is no child to do it (closed, or it broke): the caller then simulates itself.
         Errors of the simulation itself (a full disk, a bad mesh) are raised as they are.
         """
-        pool = self._executor()
-        if pool is None:
-            return False
         try:
-            pool.submit(_solve, scene, float(grid_mm), self.say_prefix).result()
+            fut = self.start(scene, grid_mm)
+            if fut is None:
+                return False
+            fut.result()
         except (BrokenProcessPool, RuntimeError) as exc:
             if not isinstance(exc, BrokenProcessPool) and "shutdown" not in str(exc):
                 raise               # the simulation's own error: reported like any other

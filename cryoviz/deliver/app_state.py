@@ -283,8 +283,13 @@ class Resimulator:
     build_anatomy : callable, optional
         ``build_anatomy(scene) -> story or None``: a first ``"anatomy"`` stage, the new patient's anatomy
         chapters without any thermal result (:func:`cryoviz.story.pending.anatomy_story`), shown within a
-        second or two while the preview runs.
+        second or two while the full result is computed. When it shows, the coarse preview is skipped
+        (``preview_after_anatomy`` False): on two cores it delayed the full result by its own run and
+        install (measured in docs/app.md), and the anatomy chapters already show the new patient at once.
     """
+
+    #: Run the coarse preview after the anatomy stage too.
+    preview_after_anatomy = False
 
     def __init__(self, build: Callable[[Any, float | None], Any], on_ready: Callable[[Any, str, int], None],
                  on_error: Callable[[BaseException, int], None], preview_grid_mm: float | None = 2.0,
@@ -317,15 +322,19 @@ class Resimulator:
         if preview and self.preview_grid_mm is not None:
             stages.append(("preview", self.preview_grid_mm))
         stages.append(("full", self.full_grid_mm))
+        shown = False
         for stage, grid_mm in stages:
             if not self._current(gen):
                 return
+            if stage == "preview" and shown and not self.preview_after_anatomy:
+                continue
             try:
                 story = (self._build_anatomy(scene) if stage == "anatomy" else self._build(scene, grid_mm))
             except Exception as exc:  # reported to the page, the server stays up
                 self._on_error(exc, gen)
                 return
             if story is not None and self._current(gen):
+                shown = shown or stage == "anatomy"
                 self._on_ready(story, stage, gen)
 
     def close(self) -> None:

@@ -93,7 +93,7 @@ def test_the_result_installs_in_place_and_a_story_stopped_at_the_pending_end_pla
     end = float(s.duration_s)
     gate.set()
     app.future.result(timeout=600)
-    assert app.process_pending() == 2   # the 4 mm preview, then the 3 mm result
+    assert app.process_pending() == 1   # the 3 mm result (no coarse preview after the anatomy chapters)
     assert s.sim_status == "full" and not s.sim_busy and not getattr(app.story, "is_pending", False)
     assert s.pending_chapters == [] and s.pending_text == ""
     assert len(s.chapters) == 8 and s.duration_s > end
@@ -112,7 +112,7 @@ def test_re_planning_shows_the_new_anatomy_first_with_the_ice_withdrawn(held):
     _set(app, volume_ml=60.0)
     assert s.spared == {} and s.spared_lines == [] and s.sim_busy
     app.future.result(timeout=600)
-    assert app.process_pending() == 3                  # anatomy, preview, full
+    assert app.process_pending() == 2                  # anatomy, full
     assert s.sim_status == "full" and app.scene.anatomy.volume_ml == 60.0
     assert s.t_s == pytest.approx(spared_at, abs=1.0)  # back where the doctor was, with the new result
     assert s.spared_lines and s.pending_chapters == []

@@ -131,8 +131,8 @@ def app(tmp_path_factory):
 def _app(ConsultationApp, load_scene, tmp_path_factory):
     a = ConsultationApp(load_scene(SCENE), size=SIZE, preview_grid_mm=4.0, full_grid_mm=3.0,
                         screenshot_dir=tmp_path_factory.mktemp("shots"))
-    a.future.result(timeout=300)      # the anatomy chapters first; the 4 mm preview, then the 3 mm result
-    assert a.process_pending() == 2
+    a.future.result(timeout=300)      # the anatomy chapters first, then the 3 mm result (no preview)
+    assert a.process_pending() == 1
     a.state.ready()
     yield a
     a._on_exit()
@@ -355,7 +355,7 @@ def test_resizing_resimulates_and_changes_spared_numbers(app):
     _set(app, volume_ml=60.0, preset="focal")
     assert app.state.sim_busy
     app.future.result(timeout=300)
-    assert app.process_pending() == 3          # the new anatomy, the preview, then full
+    assert app.process_pending() == 2          # the new anatomy, then full
     assert app.state.sim_status == "full" and not app.state.sim_busy and app.grid_mm == 3.0
     assert app.scene.anatomy.volume_ml == 60.0 and app.scene.layout.preset == "focal"
     assert app.state.spared["prostate_fraction_lethal"] < before["prostate_fraction_lethal"]

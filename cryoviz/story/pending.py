@@ -21,7 +21,8 @@ import numpy as np
 from cryoviz.story.text import CHAPTER_IDS, chapter_id
 from cryoviz.story.timeline import Story
 
-__all__ = ["FIRST_RESULT_CHAPTER", "AnatomyOnly", "AnatomyStory", "anatomy_story"]
+__all__ = ["FIRST_RESULT_CHAPTER", "GLAND_MARGIN_MM", "AnatomyOnly", "AnatomyStory", "anatomy_story",
+           "gland_grid"]
 
 #: Number of the first chapter that needs the thermal result ("freeze1"); earlier ones are anatomy.
 FIRST_RESULT_CHAPTER = CHAPTER_IDS.index("freeze1") + 1
@@ -38,7 +39,7 @@ class AnatomyOnly:
     Attributes
     ----------
     grid : LabelGrid
-        The label grid the simulation will solve on (:func:`cryoviz.physics.thermal.scene_grid`).
+        The solver's label grid around the gland (:func:`gland_grid`).
     probes : tuple of Probe
         The resolved probes (:func:`cryoviz.model.layout.resolve_probes`).
     metrics : dict
@@ -116,6 +117,31 @@ class AnatomyStory(Story):
         return super().state_at(t)
 
 
+#: Margin around the prostate mesh's bounds of the voxels counted for its volume, mm.
+GLAND_MARGIN_MM = 4.0
+
+
+def gland_grid(scene, anatomy, grid_mm: float, box_mm=None):
+    """The solver's label grid (:func:`cryoviz.physics.thermal.scene_grid`), only around ``box_mm``.
+
+    Labels are set voxel by voxel at the voxel centres, so the voxels of a box cut from the solver's own
+    lattice get the same labels as in the whole grid: the prostate's voxels (all inside its mesh's bounds
+    widened by :data:`GLAND_MARGIN_MM`) are counted as the metrics count them, for a fraction of the cost
+    (the whole grid takes seconds on a busy machine). ``box_mm`` None: the whole grid.
+    """
+    from cryoviz.physics.thermal import _centred_bounds   # the solver's bounds, not repeated here
+
+    b = _centred_bounds(anatomy, grid_mm, scene.thermal.margin_mm)
+    if box_mm is not None:
+        origin = b[0::2]
+        n = np.floor((b[1::2] - origin) / grid_mm + 1e-9)
+        box = np.asarray(box_mm, float) + np.array([-1.0, 1.0] * 3) * GLAND_MARGIN_MM
+        lo = np.clip(np.floor((box[0::2] - origin) / grid_mm), 0, n)
+        hi = np.clip(np.ceil((box[1::2] - origin) / grid_mm), 0, n)
+        b = np.ravel(np.column_stack([origin + grid_mm * lo, origin + grid_mm * hi]))
+    return anatomy.label_grid(grid_mm, bounds_mm=b)
+
+
 def anatomy_story(scene, lang: str | None = None, grid_mm: float | None = None,
                   anatomy=None) -> AnatomyStory | None:
     """The anatomy chapters of ``scene``'s story, built without running or loading the simulation.
@@ -143,7 +169,6 @@ def anatomy_story(scene, lang: str | None = None, grid_mm: float | None = None,
     from cryoviz.model.layout import resolve_probes
     from cryoviz.model.tissue import BODY_TEMP_C
     from cryoviz.physics.metrics import ORGAN_LABELS
-    from cryoviz.physics.thermal import scene_grid
 
     if not any(int(c) < FIRST_RESULT_CHAPTER for c in scene.story.chapters):
         return None
@@ -151,10 +176,11 @@ def anatomy_story(scene, lang: str | None = None, grid_mm: float | None = None,
         anatomy = (phantom_anatomy(scene.phantom) if scene.phantom is not None
                    else build_anatomy(scene.anatomy, base_dir=Path(scene.path).parent))
     grid_mm = float(scene.thermal.grid_mm if grid_mm is None else grid_mm)
-    grid = scene_grid(scene, anatomy, grid_mm)
+    box = np.asarray(anatomy.mesh("prostate").bounds, float) if "prostate" in anatomy.organs else None
+    grid = gland_grid(scene, anatomy, grid_mm, box)
     probes = tuple(resolve_probes(scene, anatomy))
     metrics: dict = {"organs": {}}
-    if "prostate" in anatomy.organs:
+    if box is not None:
         count = int(np.isin(grid.labels, ORGAN_LABELS["prostate"]).sum())
         metrics["organs"]["prostate"] = {"volume_ml": round(count * grid_mm ** 3 / 1000.0, 2)}
     if getattr(scene, "lesions", ()):

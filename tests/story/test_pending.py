@@ -76,3 +76,22 @@ def test_every_language_and_no_anatomy_chapter(both):
         assert other.pending[0][1] == other.text["chapters"]["freeze1"]["title"]
     only_result = dataclasses.replace(scene, story=dataclasses.replace(scene.story, chapters=(5, 7)))
     assert anatomy_story(only_result, grid_mm=GRID_MM) is None
+
+
+def test_the_gland_box_counts_the_same_prostate_voxels_as_the_whole_grid(both):
+    from cryoviz.model.anatomy import build_anatomy
+    from cryoviz.physics.thermal import scene_grid
+    from cryoviz.story.pending import gland_grid
+
+    scene, _full, _pending = both
+    anatomy = build_anatomy(scene.anatomy)
+    for grid_mm in (2.0, 1.0):
+        whole = scene_grid(scene, anatomy, grid_mm)
+        part = gland_grid(scene, anatomy, grid_mm, anatomy.mesh("prostate").bounds)
+        assert part.labels.size < whole.labels.size / 3
+        offset = np.rint((np.asarray(part.origin_mm) - whole.origin_mm) / grid_mm).astype(int)
+        assert np.allclose(np.asarray(part.origin_mm), whole.origin_mm + offset * grid_mm)
+        nx, ny, nz = part.labels.shape
+        ox, oy, oz = offset
+        assert np.array_equal(part.labels, whole.labels[ox:ox + nx, oy:oy + ny, oz:oz + nz])
+        assert (part.labels == 1).sum() == (whole.labels == 1).sum() > 0

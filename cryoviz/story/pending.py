@@ -129,7 +129,7 @@ def gland_grid(scene, anatomy, grid_mm: float, box_mm=None):
     widened by :data:`GLAND_MARGIN_MM`) are counted as the metrics count them, for a fraction of the cost
     (the whole grid takes seconds on a busy machine). ``box_mm`` None: the whole grid.
     """
-    from cryoviz.physics.thermal import _centred_bounds   # the solver's bounds, not repeated here
+    from cryoviz.physics.thermal import _centred_bounds  # the solver's bounds, not repeated here
 
     b = _centred_bounds(anatomy, grid_mm, scene.thermal.margin_mm)
     if box_mm is not None:

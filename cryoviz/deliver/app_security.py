@@ -15,7 +15,8 @@ the network side, installed on the wslink server when trame binds it (:meth:`Ser
   :data:`FAIL_DELAY_S`, so guessing runs at about two tries a second instead of thousands.
 * **RPCs a client may not call.** ``application.exit``/``exit.later`` are removed; only the client
   lifecycle names reach the lifecycle hooks (``server_exited`` from a page no longer closes the renderer);
-  view sizes, quality and ratio are clamped to :data:`VIEW_PX`; state updates go through
+  the 3D view's RPCs (size, camera, animation, observers) are guarded by
+  :class:`cryoviz.deliver.app_view_guard.ViewRpcGuard`; state updates go through
   :func:`cryoviz.deliver.app_guard.screen` and refused keys are pushed back with their last valid value.
 * **Short errors.** An exception in a handler is logged with its traceback (wslink's logger); the client
   gets the method name and "server error", never the trace.
@@ -32,6 +33,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryoviz.deliver.app_view_guard import VIEW_PX, ViewRpcGuard
+
 log = logging.getLogger(__name__)
 
 __all__ = ["FAIL_DELAY_S", "MIN_KEY_CHARS", "VIEW_PX", "ServerGuard", "key_problem", "new_secret",
@@ -41,16 +44,13 @@ __all__ = ["FAIL_DELAY_S", "MIN_KEY_CHARS", "VIEW_PX", "ServerGuard", "key_probl
 MIN_KEY_CHARS = 16
 #: Seconds each failed hello holds the (global) authentication lock.
 FAIL_DELAY_S = 0.5
-#: Smallest and largest 3D view size a client may ask for, px (width, height). Each drawn pixel costs the
-#: server about 70 bytes while playing (VTK's offscreen buffers, the screenshot and its JPEG; measured
-#: +650 MB at 3840x2160, +175 MB at 1920x1080 over a 640 MB server), so the 1 GB a consultation may use
-#: holds 1920x1200 and not 4K; the page never asks for more (its 3D view is at most that size, see
-#: ``app_ui``). 8000x8000 once grew the server from 0.4 to 3.8 GB.
-VIEW_PX = ((16, 16), (1920, 1200))
 #: Lifecycle names the trame page sends; any other (server_ready, server_exited, ...) is the server's own.
 CLIENT_LIFECYCLE = frozenset({"client_connected", "client_exited", "client_unmounted"})
-#: RPCs no client may call (stop the server; list server folders).
-REMOVED_RPCS = ("application.exit", "application.exit.later", "file.server.directory.list")
+#: RPCs no client may call: stop the server; list server folders; trame-vtk's geometry delivery for local
+#: rendering (the page shows server-drawn pictures only; these hand out the whole scene's geometry).
+REMOVED_RPCS = ("application.exit", "application.exit.later", "file.server.directory.list",
+                "viewport.geometry.view.observer.add", "viewport.geometry.view.observer.remove",
+                "viewport.geometry.view.get.state", "viewport.geometry.array.get")
 #: Seconds between two file-writing requests (screenshot, take-home files) a client may make.
 SHOT_EVERY_S = 1.0
 #: Triggers that write files.
@@ -104,15 +104,7 @@ def origin_problem(host_header: str | None, origin: str | None, *, loopback_only
     return None
 
 
-def _clamp_int(value: Any, lo: int, hi: int) -> int:
-    try:
-        v = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return lo
-    return int(min(max(v, lo), hi)) if v == v else lo
-
-
-class ServerGuard:
+class ServerGuard(ViewRpcGuard):
     """The network guard of one consultation server.
 
     Parameters
@@ -157,6 +149,11 @@ class ServerGuard:
             "viewport.image.push.original.size": self._view_size,
             "viewport.image.push.quality": self._view_quality,
             "viewport.image.render": self._still_render,
+            "viewport.camera.update": self._camera,
+            "viewport.image.animation.fps.max": self._animation_fps,
+            "viewport.image.animation.start": self._animation_start,
+            "viewport.image.push.observer.remove": self._observer_remove,
+            "viewport.image.push.enabled": self._push_enabled,
         }
         for name, wrap in wrappers.items():
             if name in fm:
@@ -263,39 +260,6 @@ class ServerGuard:
             return func(proto, str(message)[:500])
 
         return client_error
-
-    def _view_size(self, func):
-        (w0, h0), (w1, h1) = VIEW_PX
-
-        def view_size(obj, view_id=None, width=None, height=None, *_, **__):
-            return func(obj, view_id, _clamp_int(width, w0, w1), _clamp_int(height, h0, h1))
-
-        return view_size
-
-    def _view_quality(self, func):
-        def view_quality(obj, view_id=None, quality=None, ratio=1, *_, **__):
-            q = _clamp_int(quality, 1, 100)
-            try:
-                r = float(ratio)
-            except (TypeError, ValueError, OverflowError):
-                r = 1.0
-            r = min(max(r, 0.1), 1.0) if r == r else 1.0
-            return func(obj, view_id, q, r)
-
-        return view_quality
-
-    def _still_render(self, func):
-        (w0, h0), (w1, h1) = VIEW_PX
-
-        def still_render(obj, options=None, *_, **__):
-            opts = dict(options) if isinstance(options, dict) else {}
-            if "size" in opts:
-                size = opts["size"] if isinstance(opts["size"], (list, tuple)) and len(opts["size"]) == 2 \
-                    else (w0, h0)
-                opts["size"] = [_clamp_int(size[0], w0, w1), _clamp_int(size[1], h0, h1)]
-            return func(obj, opts)
-
-        return still_render
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -153,7 +153,8 @@ def resize(page, volume_ml: float, timeout_s: float = 300.0) -> dict:
     if stage == "anatomy":
         page.locator(f'{new}[data-stage="preview"], {new}[data-stage="full"]').first.wait_for(
             timeout=timeout_s * 1000)
-        preview_s = time.perf_counter() - t0
+        if page.locator("#cv-sim").get_attribute("data-stage") == "preview":   # none after the anatomy
+            preview_s = time.perf_counter() - t0
     page.locator(f'#cv-sim[data-sim="full"]:not([data-gen="{gen}"])').wait_for(timeout=timeout_s * 1000)
     full_s = time.perf_counter() - t0
     page.evaluate("() => window.__cvWatch.disconnect()")

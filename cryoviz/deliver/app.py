@@ -160,7 +160,9 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
         grid = float(scene.thermal.grid_mm if grid_mm is None else grid_mm)
         if self.solver is not None and not thermal_is_cached(scene, grid):
             self.solver.simulate(scene, grid)
-        return default_build_story(scene, lang=lang, grid_mm=grid)
+        story = default_build_story(scene, lang=lang, grid_mm=grid)
+        story.anatomy.meshes()    # here in the worker (the mesh cache), not in the renderer on the event loop
+        return story
 
     def _from_worker(self, story, stage: str, gen: int) -> None:
         """Called in the worker thread: hand the new story to the event loop (or queue it)."""

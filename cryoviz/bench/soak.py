@@ -5,12 +5,14 @@ Not part of ``bench all`` nor of the test suite (it takes 10 minutes; ``--quick`
 shows and acknowledges the pictures, as in a consultation); a raw wslink client
 (:class:`cryoviz.bench.wsclient.WsProbe`) with this server's secret sends batches of events drawn from a
 seeded generator: about two thirds hostile (NaN, inf, 1e308, strings, lists, dicts into every key;
-server-only keys; lifecycle names; 8000 px view sizes; bad triggers; wrong secrets) and one third
+server-only keys; lifecycle names; 8000 px view sizes; NaN cameras, animation and observer calls on the
+shared 3D view; bad triggers; wrong secrets) and one third
 ordinary (play, pause, timeline, chapters, speed, language, organs, sizing that re-simulates).
 
 Every 10 s it checks that the server **answers** (the page over HTTP within 5 s), **plays** (with
-``playing`` on, the story clock moves within 6 s) and its resident memory (``VmRSS``); the goal is all
-answered, all playing, and at most 1 GB.
+``playing`` on, the story clock moves within 6 s), **draws** (paused, the shared 3D view sends a picture
+within 10 s) and its resident memory (``VmRSS``); the goal is all answered, playing and drawn, and at most
+1 GB.
 """
 
 from __future__ import annotations
@@ -30,17 +32,52 @@ from cryoviz.bench.app_live import stop
 
 __all__ = ["GOALS", "run"]
 
-GOALS = {"rss_max_mb": 1024.0, "answered_fraction": 1.0, "played_fraction": 1.0}
+GOALS = {"rss_max_mb": 1024.0, "answered_fraction": 1.0, "played_fraction": 1.0, "drawn_fraction": 1.0}
 _HOSTILE_VALUES = [float("nan"), float("inf"), -float("inf"), 1e308, -1e308, "abc", "", [], [1, 2], {},
                    {"x": 1}, None, True, False, 2**62, -1, "<img src=x onerror=alert(1)>", "x" * 5000]
 _CLIENT_KEYS = ["t_s", "playing", "speed", "lang", "organs_visible", "cutaway", "iso_0", "iso_m20",
                 "iso_m40", "clinician", "volume_ml", "rectum_gap_mm", "hydrodissection", "preset"]
 _SERVER_KEYS = ["duration_s", "sim_busy", "disclaimer", "chapters", "caption", "frame_src", "labels"]
+_NAN = float("nan")
+#: One message each once blanked or stopped the picture every tab shares (see deliver/app_view_guard).
+_VIEW_ATTACKS = [("viewport.camera.update", ["VIEW", [_NAN] * 3, [0, 0, 1], [1, 2, 3]]),
+                 ("viewport.camera.update", ["VIEW", [0, 0, 0], [0, 0, 0], [0, 0, 0]]),
+                 ("viewport.image.animation.fps.max", [0]),
+                 ("viewport.image.animation.start", ["VIEW"]),
+                 ("viewport.image.push.observer.remove", ["VIEW"]),
+                 ("viewport.image.push.enabled", ["VIEW", False])]
 
 
 def _rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as fh:
         return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS:"))
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants (the solver process), MB (shared pages count
+    once per process: an upper bound)."""
+    import os
+
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as fh:
+                    parents[int(name)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, grew = {pid}, True
+    while grew:
+        more = {c for c, par in parents.items() if par in tree} - tree
+        tree |= more
+        grew = bool(more)
+    total = 0.0
+    for p in tree:
+        try:
+            total += _rss_mb(p)
+        except (OSError, StopIteration):
+            continue
+    return total
 
 
 def _answers(url: str) -> bool:
@@ -73,6 +110,8 @@ def _event(rng: random.Random) -> tuple[str, list]:
     if r < 0.52:
         return "viewport.image.push.original.size", ["VIEW", rng.choice([8000, 1e9, -5, "x", 1200]),
                                                      rng.choice([8000, 1e9, -5, None, 800])]
+    if r < 0.54:
+        return rng.choice(_VIEW_ATTACKS)
     if r < 0.55:
         return "application.exit.later", [0]
     # ordinary
@@ -104,8 +143,7 @@ async def _batch(port: int, secret: str, rng: random.Random, n: int, view_id: st
         await ws.hello(secret)
         for _ in range(n):
             method, args = _event(rng)
-            if method.startswith("viewport"):
-                args[0] = view_id
+            args = [view_id if a == "VIEW" else a for a in args]
             reply = await ws.call(method, args, timeout_s=20)
             counts["sent"] += 1
             counts["errors"] += int("error" in reply)
@@ -134,7 +172,24 @@ async def _plays(port: int, secret: str) -> tuple[bool, str]:
         return False, view
 
 
-def run(quick: bool = False, out=None, minutes: float | None = None, seed: int = 12) -> dict:
+async def _draws(port: int, secret: str, view: str) -> bool:
+    """Paused, the shared 3D view still sends a picture when asked (within 10 s)."""
+    from cryoviz.bench.wsclient import WsProbe
+
+    got: list = []
+    async with WsProbe(port) as ws:
+        await ws.hello(secret)
+        await ws.update(playing=False)
+        ws._session.register_subscription("viewport.image.push.subscription", got.append)
+        await ws.call("viewport.image.push", [{"view": view or "-1"}])
+        deadline = time.monotonic() + 10.0
+        while not got and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    return bool(got) and bool(got[-1].get("image"))
+
+
+def run(quick: bool = False, out=None, minutes: float | None = None, seed: int = 12,
+        port: int | None = None) -> dict:
     """Run the soak; return the figures (and print one summary line to ``out`` if it is a stream)."""
     from playwright.sync_api import sync_playwright
 
@@ -143,14 +198,14 @@ def run(quick: bool = False, out=None, minutes: float | None = None, seed: int =
     minutes = minutes if minutes is not None else (1.0 if quick else 10.0)
     rng = random.Random(seed)
     workdir = Path(tempfile.mkdtemp(prefix="cryoviz-soak-"))
-    port = _free_port()
+    port = port or _free_port()
     url = f"http://127.0.0.1:{port}/"
     log = open(workdir / "serve.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "cryoviz", "serve", str(DEFAULT_SCENE),
                              "--port", str(port), "--no-browser"],
                             stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    res = {"minutes": minutes, "seed": seed, "checks": 0, "answered": 0, "played": 0, "rss_mb": [],
-           "events": 0, "event_errors": 0, "bad_hellos": 0, "goals": GOALS}
+    res = {"minutes": minutes, "seed": seed, "checks": 0, "answered": 0, "played": 0, "drawn": 0,
+           "rss_mb": [], "tree_rss_mb": [], "events": 0, "event_errors": 0, "bad_hellos": 0, "goals": GOALS}
     try:
         deadline = time.monotonic() + 180
         while not _answers(url):
@@ -173,7 +228,9 @@ def run(quick: bool = False, out=None, minutes: float | None = None, seed: int =
                     res["answered"] += int(_answers(url))
                     ok, view_id = _in_thread(_plays(port, secret))
                     res["played"] += int(ok)
+                    res["drawn"] += int(_in_thread(_draws(port, secret, view_id)))
                     res["rss_mb"].append(round(_rss_mb(proc.pid), 1))
+                    res["tree_rss_mb"].append(round(_tree_rss_mb(proc.pid), 1))
                     next_check += 10.0
                 counts = _in_thread(_batch(port, secret, rng, 20, view_id or "1"))
                 res["events"] += counts["sent"]
@@ -187,15 +244,19 @@ def run(quick: bool = False, out=None, minutes: float | None = None, seed: int =
         stop(proc, timeout_s=20)
         log.close()
     rss = res["rss_mb"] or [0.0]
+    res["tree_rss_max_mb"] = max(res["tree_rss_mb"] or [0.0])
     res.update(rss_max_mb=max(rss), rss_first_mb=rss[0], rss_last_mb=rss[-1],
                answered_fraction=res["answered"] / max(res["checks"], 1),
-               played_fraction=res["played"] / max(res["checks"], 1), log=str(workdir / "serve.log"))
+               played_fraction=res["played"] / max(res["checks"], 1),
+               drawn_fraction=res["drawn"] / max(res["checks"], 1), log=str(workdir / "serve.log"))
     res["ok"] = (res["server_alive"] and res["answered_fraction"] >= 1.0 and res["played_fraction"] >= 1.0
-                 and res["rss_max_mb"] <= GOALS["rss_max_mb"])
+                 and res["drawn_fraction"] >= 1.0 and res["rss_max_mb"] <= GOALS["rss_max_mb"])
     if hasattr(out, "write"):
         print(f"soak: {minutes:g} min, {res['events']} events ({res['event_errors']} refused with an error), "
               f"answered {res['answered']}/{res['checks']}, played {res['played']}/{res['checks']}, "
-              f"RSS {res['rss_first_mb']:.0f} -> {res['rss_last_mb']:.0f} MB (max {res['rss_max_mb']:.0f}); "
+              f"drew {res['drawn']}/{res['checks']}, "
+              f"RSS {res['rss_first_mb']:.0f} -> {res['rss_last_mb']:.0f} MB (max {res['rss_max_mb']:.0f}; "
+              f"with the solver process max {res['tree_rss_max_mb']:.0f}); "
               f"{'ok' if res['ok'] else 'FAILED'}", file=out)
     return res
 

@@ -153,7 +153,7 @@ class SectionPlanes:
             return None
         origin, normal = self.planes[view]
         pts = np.asarray(mesh.points)
-        on = pts[np.abs((pts - origin) @ normal) < 1e-3]
+        on = pts[np.abs((pts - origin) @ normal) < _INNER_LIFT_MM + 1e-3]  # the face (a lifted one too)
         if not len(on):
             return None
         near = on[np.linalg.norm(on - self.centre, axis=1) <= 1.5 * self.radius]  # long organs: the part

@@ -84,50 +84,55 @@ def encode_jpeg(image, quality: int = 85) -> str:
 
 
 class FramePacer:
-    """One picture in flight at a time: the next is drawn when the page has shown the last (or after a wait).
+    """At most ``in_flight`` pictures unanswered: the next is drawn when the page has shown enough of them.
 
-    Without this the server draws and queues pictures faster than a busy page shows them; the queue then
-    delays every later message (the clock too) by seconds. ``shown(seq)`` is called by the page's ``load``
-    event of the playing picture; ``ready()`` says whether the next one may be drawn.
+    Without a limit the server draws and queues pictures faster than a busy page shows them; the queue then
+    delays every later message (the clock too) by seconds. With one picture in flight the server waits idle
+    while the page decodes and answers; with two, it draws the next picture meanwhile (the page shows each
+    one as it comes, and the queue is never longer than two). ``shown(seq)`` is called by the page's
+    ``load`` event of a playing picture and answers every picture up to ``seq`` (the browser may skip the
+    load of a picture replaced before it loaded); ``ready()`` says whether the next one may be drawn.
 
     Parameters
     ----------
     max_wait_s : float
-        How long an unacknowledged picture blocks the next (a closed tab never acknowledges), s.
+        How long an unanswered picture blocks the next (a closed tab never answers), s.
+    in_flight : int
+        Pictures sent and not yet shown that the server may have at once (1 or more).
     """
 
-    def __init__(self, max_wait_s: float = 1.0) -> None:
+    def __init__(self, max_wait_s: float = 1.0, in_flight: int = 2) -> None:
         self.max_wait_s = float(max_wait_s)
+        self.in_flight = max(1, int(in_flight))
         self.seq = 0
-        self._waiting: tuple[int, float] | None = None
+        self._waiting: list[tuple[int, float]] = []   # (seq, sent at), oldest first
         self.drawn = 0
 
     def sent(self, now: float | None = None) -> int:
         """Record a picture sent; return its sequence number."""
         self.seq += 1
         self.drawn += 1
-        self._waiting = (self.seq, time.monotonic() if now is None else now)
+        self._waiting.append((self.seq, time.monotonic() if now is None else now))
         return self.seq
 
     def shown(self, seq) -> None:
-        """The page showed picture ``seq`` (any tab); an old or malformed number is ignored."""
+        """The page showed picture ``seq`` (any tab): it and every older one are answered; a malformed
+        number is ignored."""
         try:
             seq = int(seq)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return
-        if self._waiting is not None and seq >= self._waiting[0]:
-            self._waiting = None
+        self._waiting = [w for w in self._waiting if w[0] > seq]
 
     def ready(self, now: float | None = None) -> bool:
         """Whether the next picture may be drawn now."""
-        if self._waiting is None:
-            return True
         now = time.monotonic() if now is None else now
-        return now - self._waiting[1] >= self.max_wait_s
+        self._waiting = [w for w in self._waiting if now - w[1] < self.max_wait_s]
+        return len(self._waiting) < self.in_flight
 
     def reset(self) -> None:
-        """Forget the picture in flight (pause)."""
-        self._waiting = None
+        """Forget the pictures in flight (pause)."""
+        self._waiting = []
 
 
 class PlayMixin:

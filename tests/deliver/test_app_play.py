@@ -40,7 +40,7 @@ def test_speed_change_and_a_moved_timeline_reanchor_the_clock():
 
 
 def test_pacer_waits_for_the_page_then_gives_up_on_a_silent_page():
-    p = FramePacer(max_wait_s=1.0)
+    p = FramePacer(max_wait_s=1.0, in_flight=1)
     assert p.ready(now=0.0)
     seq = p.sent(now=0.0)
     assert not p.ready(now=0.5)
@@ -53,6 +53,26 @@ def test_pacer_waits_for_the_page_then_gives_up_on_a_silent_page():
     p.sent(now=1.0)
     assert not p.ready(now=1.9) and p.ready(now=2.0)   # a closed tab never answers: go on after 1 s
     assert p.drawn == 2
+
+
+def test_pacer_draws_the_next_picture_while_the_page_shows_the_last():
+    p = FramePacer(max_wait_s=1.0, in_flight=2)
+    first = p.sent(now=0.0)
+    assert p.ready(now=0.01)                    # one in flight: draw the next meanwhile
+    second = p.sent(now=0.05)
+    assert not p.ready(now=0.06)                # two in flight: wait for the page
+    p.shown(first)
+    assert p.ready(now=0.07)
+    third = p.sent(now=0.08)
+    p.shown(third)                              # the page skipped the second picture's load: both answered
+    assert p.ready(now=0.09) and second < third
+    p.sent(now=1.0)
+    p.sent(now=1.5)
+    assert not p.ready(now=1.9)
+    assert p.ready(now=2.0)                     # the older one timed out: a silent page never blocks for long
+    p.shown(10**400)                            # a hostile number changes nothing
+    p.reset()
+    assert p.ready(now=2.0) and p.drawn == 5
 
 
 def test_jpeg_frame_decodes_to_the_picture():

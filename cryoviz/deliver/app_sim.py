@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 __all__ = ["NICE", "SolverProcess"]
@@ -120,15 +120,22 @@ class SolverProcess:
     def simulate(self, scene, grid_mm: float) -> bool:
         """Put the result of ``scene`` at ``grid_mm`` (mm) in the cache from the child; True if it did.
 
-        False when there is no child to do it (closed, or it broke): the caller then simulates itself.
-        Errors of the simulation itself (a full disk, a bad mesh) are raised as they are.
+        False when the child broke: the caller then simulates itself. Once :meth:`close` was called (the
+        server is closing) it raises RuntimeError instead: a fallback run in the server's thread would
+        hold its exit for as long as the run takes. Errors of the simulation itself (a full disk, a bad
+        mesh) are raised as they are.
         """
+        closed = RuntimeError("the solver process was closed")
         try:
             fut = self.start(scene, grid_mm)
             if fut is None:
+                if self._closed:
+                    raise closed
                 return False
             fut.result()
-        except (BrokenProcessPool, RuntimeError) as exc:
+        except (BrokenProcessPool, RuntimeError, CancelledError) as exc:
+            if self._closed:
+                raise closed from None
             if not isinstance(exc, BrokenProcessPool) and "shutdown" not in str(exc):
                 raise               # the simulation's own error: reported like any other
             log.warning("solver process unavailable (%s); simulating in the server", exc)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
+import pytest
 from _apphelpers import SCENE
 
 
@@ -31,4 +34,31 @@ def test_the_solver_process_fills_the_cache_from_a_niced_child(tmp_path, monkeyp
         solver.close()
     child.join(timeout=10)
     assert not child.is_alive()
-    assert solver.simulate(scene, 4.0) is False               # closed: the caller simulates itself
+    with pytest.raises(RuntimeError, match="closed"):          # closed: no run anywhere any more
+        solver.simulate(scene, 4.0)
+
+
+def test_closing_during_a_run_ends_it_without_a_fallback_run_in_the_server(tmp_path, monkeypatch):
+    from cryoviz.deliver.app_sim import SolverProcess
+    from cryoviz.model.scene_load import load_scene
+
+    monkeypatch.setenv("CRYOVIZ_CACHE", str(tmp_path / "cache"))
+    solver = SolverProcess()
+    fut = solver.start(load_scene(SCENE), 1.0)      # a 1 mm run: seconds of work
+    errors = []
+
+    def wait():
+        try:
+            solver.simulate(load_scene(SCENE), 1.0)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(1.0)                                 # the waiter is blocked on the run
+    solver.close()
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()                     # no run in the server's own thread
+    assert errors and "closed" in str(errors[0])
+    with pytest.raises(Exception):                   # noqa: B017 - the abandoned run, whatever it raises
+        fut.result(timeout=30)

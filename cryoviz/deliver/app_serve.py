@@ -256,7 +256,9 @@ def serve(scene_path, host: str = "127.0.0.1", port: int = 8080, auth_key: str |
     secret = auth_key if auth_key is not None else new_secret()
     guard = ServerGuard(app, secret, hand_out=auth_key is None, loopback_only=is_loopback(host))
     server.controller.on_server_bind.add(guard.bind)
-    args = ["--host", host, "--port", str(port), "--timeout", "0", "--authKey", secret]
+    # "--authKey=KEY" in one word: a random key may start with "-", which argparse then took for an option
+    # (the server refused to start, about one start in 64)
+    args = ["--host", host, "--port", str(port), "--timeout", "0", f"--authKey={secret}"]
     parser = server.cli
     real_parse = parser.parse_known_args
     parser.parse_known_args = lambda _args=None, namespace=None: real_parse(args, namespace)

@@ -86,6 +86,10 @@ class SolverProcess:
         self._lock = threading.Lock()
         self._closed = False
         self._running: dict = {}      # (scene repr, grid mm) -> Future of a run started ahead (:meth:`start`)
+        # at interpreter exit, end the child before concurrent.futures joins it: otherwise an exit that
+        # skipped close() (an error while starting the server) waits for the whole run. This is the hook
+        # concurrent.futures itself uses; hooks run last-registered first, so this one runs before its join.
+        threading._register_atexit(self.close)
 
     def _executor(self) -> ProcessPoolExecutor | None:
         with self._lock:

@@ -62,3 +62,34 @@ def test_closing_during_a_run_ends_it_without_a_fallback_run_in_the_server(tmp_p
     assert errors and "closed" in str(errors[0])
     with pytest.raises(Exception):                   # noqa: B017 - the abandoned run, whatever it raises
         fut.result(timeout=30)
+
+
+def test_a_server_key_that_starts_with_a_dash_reaches_the_server(monkeypatch):
+    """trame's parser took a random key starting with "-" for an option: the server refused to start."""
+    import inspect
+
+    from cryoviz.deliver import app_serve
+
+    src = inspect.getsource(app_serve.serve)
+    assert 'f"--authKey={secret}"' in src
+    from trame.app import get_server
+
+    parser = get_server("cryoviz-dash-key-test").cli
+    ns, _rest = parser.parse_known_args(["--port", "0", "--authKey=-Ab_cd-ef"])
+    assert ns.authKey == "-Ab_cd-ef"
+
+
+def test_an_exit_without_close_does_not_wait_for_the_run(tmp_path):
+    """An interpreter leaving with a run in progress (close() never called) ends within seconds."""
+    import subprocess
+    import sys
+
+    code = ("from cryoviz.deliver.app_sim import SolverProcess\n"
+            "from cryoviz.model.scene_load import load_scene\n"
+            f"s = SolverProcess(); s.start(load_scene({str(SCENE)!r}), 0.75)\n"
+            "import time; time.sleep(3)\n")
+    env = {**os.environ, "CRYOVIZ_CACHE": str(tmp_path / "cache")}
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], env=env, timeout=120, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert time.monotonic() - t0 < 25, "the exit waited for the 0.75 mm run"

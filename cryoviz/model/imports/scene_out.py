@@ -53,7 +53,7 @@ def import_scene(sources: list[Path], out_toml: Path, overrides: dict[str, str] 
         Problems with a source (``source N: ...``), no prostate, two structures for one organ, or a
         scene that does not check (then nothing is left written).
     """
-    from cryoviz.core.files import atomic_path, atomic_write_text
+    from cryoviz.core.files import atomic_path, atomic_write_text, check_writable_target
 
     got = gather(list(sources), overrides, units, frame)
     organs = _organs(got)
@@ -74,6 +74,9 @@ def import_scene(sources: list[Path], out_toml: Path, overrides: dict[str, str] 
                 surf.clear_data()
                 key = f"lesion-{n}" if organ == "lesion" else organ
                 target = out_toml.parent / f"{stem}-{key}.vtp"
+                # a source named like a surface written here (OUT-prostate.vtp) was replaced, then deleted
+                # with the rest when the scene failed its check
+                check_writable_target(target, "-o", inputs=sources)
                 with atomic_path(target, suffix=".part.vtp") as tmp:
                     surf.save(tmp, binary=True, recompute_normals=False)
                     tmp.chmod(0o644)

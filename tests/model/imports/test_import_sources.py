@@ -141,3 +141,17 @@ def test_nested_shell_is_refused_unless_named_a_lesion(files, tmp_path):
     assert les.center_of_mass()[0] > 8.0  # --frame RAS for a bare mesh: left stays left
     assert 0.8 < _ml(les) < 1.0  # a 6 mm sphere: 0.905 ml
     assert "taken as the lesion" in summary.text()
+
+
+def test_a_source_named_like_a_surface_the_import_writes_is_never_overwritten(files, tmp_path, capsys):
+    """``import scene-prostate.vtp -o scene.toml`` wrote its own scene-prostate.vtp over the source (and
+    deleted it if the scene then failed its check): a patient's file lost, exit 0."""
+    from cryoviz.cli import main
+
+    source = P.write_meshes(tmp_path, "mm", ".vtp").rename(tmp_path / "scene-prostate.vtp")
+    before = source.read_bytes()
+    out = tmp_path / "scene.toml"
+    assert main(["import", str(source), "--organ", "scene-prostate=prostate", "-o", str(out)]) == 2
+    assert capsys.readouterr().err.startswith("argument: -o: would overwrite an input")
+    assert source.read_bytes() == before and not out.exists()
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["scene-prostate.vtp"]

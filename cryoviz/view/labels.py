@@ -122,8 +122,6 @@ class OrganLabels:
         self._measure = vtkTextRenderer()
         #: name -> (x0, y0, x1, y1) display box of every name shown by the last :meth:`layout`
         self.boxes: dict[str, tuple[float, float, float, float]] = {}
-        #: shown name -> display (x, y) its leader line points at
-        self.anchors_px: dict[str, tuple[float, float]] = {}
 
     def set_texts(self, texts: dict[str, str]) -> None:
         """Organ name -> text in the story's language."""
@@ -150,7 +148,6 @@ class OrganLabels:
             a.SetVisibility(False)
         self._leader.SetVisibility(False)
         self.boxes = {}
-        self.anchors_px = {}
 
     def layout(self, anchors: dict[str, np.ndarray], size: tuple[int, int], band: tuple[float, float],
                columns: tuple[float, float], focus: str | None = None, avoid=None) -> None:
@@ -171,9 +168,6 @@ class OrganLabels:
         avoid : tuple of float, optional
             Display box (x0, y0, x1, y1) leader lines should not cross (the gap callout): a name whose
             line would cross it goes to the other column when it fits there.
-
-        A name whose point lies more than a box height above ``band`` (under the title, legend and
-        read-outs) is not shown.
         """
         w, h = size
         px = self.font_px(size)
@@ -192,11 +186,6 @@ class OrganLabels:
             if not (0 <= x <= w and 0 <= y <= h):
                 continue
             bw, bh = self._box_size(name)
-            if y > band[1] + bh:
-                # the point lies in the strip of the chapter title, legend and read-outs (on a phone, or
-                # the bone's cut at the top of a cross-section): its line would run through that text and
-                # point at something the text may hide, so the name is left out
-                continue
             items.append((name, x, y, bw, bh))
         items = [(n, x, min(max(y, band[0]), band[1]), bw, bh, y) for n, x, y, bw, bh in items]
         order = sorted(items, key=lambda it: (it[0] != focus, self.names.index(it[0])))
@@ -213,14 +202,12 @@ class OrganLabels:
                     sides[side] = trial
                     break
         self.boxes = {}
-        self.anchors_px = {}
         pts, lines, verts = vtkPoints(), vtkCellArray(), vtkCellArray()
         for side, its in sides.items():
             ys = pack_column([v[2] for v in its], [v[4] for v in its], *band) or []
             for (name, ax, _y, bw, bh, ay), cy in zip(its, ys, strict=True):
                 x0 = columns[0] if side == "left" else columns[1] - bw
                 self.boxes[name] = (x0, cy - bh / 2, x0 + bw, cy + bh / 2)
-                self.anchors_px[name] = (float(ax), float(ay))
                 a = self._actors[name]
                 a.SetPosition(x0 + _PAD, cy)
                 a.GetTextProperty().SetBold(name == focus)

@@ -189,12 +189,7 @@ class Overlay:
         leg = max(self.legend_text.GetTextProperty().GetFontSize(),
                   self.readouts.GetTextProperty().GetFontSize())
         title = self.title.GetTextProperty().GetFontSize()
-        # the legend and read-outs strip only when either is shown (no ice yet, no sensors: no strip)
-        lines = max([len(str(self._last.get(k) or "").splitlines())
-                     for k, a in (("legend", self.legend_text), ("readouts", self.readouts))
-                     if a.GetVisibility()] or [0])
-        strip = top - lines * 1.2 * leg - 6 if lines else h
-        hi = min(strip, h - self.margin - 1.3 * title - 6)
+        hi = min(top - 3 * 1.2 * leg - 6, h - self.margin - 1.3 * title - 6)
         return float(lo), float(max(hi, lo))
 
     def _place(self) -> None:

@@ -84,6 +84,7 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
         from cryoviz.story.text import load_text
 
         self.scene = scene
+        self.planned = scene   # the scene as loaded: its own probe plan can always be chosen again
         self.say = say or (lambda _text: None)
         self.size = (int(size[0]), int(size[1]))
         self.screenshot_dir = Path(screenshot_dir)
@@ -140,7 +141,7 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
             "lesion_us": False, "has_lesions": False,
             "volume_ml": float(a.volume_ml), "rectum_gap_mm": float(a.rectum_gap_mm),
             "hydrodissection": bool(a.hydrodissection),
-            "preset": self.scene.layout.preset if self.scene.layout is not None else "whole_gland",
+            "preset": st.plan_of(self.scene),
             "presets": [], "speeds": list(st.SPEEDS), "langs": languages(),
             "sim_status": "preview", "sim_busy": True, "sim_error": "", "sim_generation": 0,
             "spared": {}, "spared_lines": [], "us_src": "", "sensor_svg": "", "probe_rows": [],
@@ -309,14 +310,13 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
                 self._gap_before_hydro = None
         try:
             scene = st.sized_scene(self.scene, volume_ml=volume_ml, rectum_gap_mm=rectum_gap_mm,
-                                   hydrodissection=hydrodissection, preset=preset)
+                                   hydrodissection=hydrodissection, preset=preset, planned=self.planned)
         except InputError as exc:
             # back to the values of the scene shown: a refused value must not block the next change
             a = self.scene.anatomy
             self.state.update({"volume_ml": float(a.volume_ml), "rectum_gap_mm": float(a.rectum_gap_mm),
                                "hydrodissection": bool(a.hydrodissection),
-                               "preset": self.scene.layout.preset if self.scene.layout is not None
-                               else self.state.preset})
+                               "preset": st.plan_of(self.scene)})
             self.state.sim_error = str(exc).splitlines()[0][:200]
             return
         if scene == self.scene:

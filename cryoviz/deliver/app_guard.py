@@ -120,7 +120,7 @@ CLIENT_KEYS: dict[str, Validator] = {
     "volume_ml": in_range(*LIMITS["volume_ml"]),
     "rectum_gap_mm": in_range(*LIMITS["rectum_gap_mm"]),
     "hydrodissection": boolean,
-    "preset": choice(tuple(LAYOUT_PRESETS)),
+    "preset": choice(("scene", *LAYOUT_PRESETS)),   # "scene": the probes the scene file places
     "lesion_us": boolean,          # the clinician's "lesion on ultrasound" switch (issue #17)
 }
 

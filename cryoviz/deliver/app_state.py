@@ -1,9 +1,8 @@
 """State logic of the consultation app that needs no trame: numbers, text, images, re-simulation.
 
 The trame app (:mod:`cryoviz.deliver.app`) keeps its handlers thin and calls these functions, so every
-control's
-effect can be tested in process. Nothing here renders: images arrive as numpy arrays from the renderer or
-the ultrasound module and are only encoded here.
+control's effect can be tested in process. Nothing here renders: images arrive as numpy arrays from the
+renderer or the ultrasound module and are only encoded here.
 """
 
 from __future__ import annotations
@@ -24,23 +23,9 @@ import numpy as np
 from cryoviz.core.errors import InputError
 
 __all__ = [
-    "ISOTHERMS_C",
-    "LIMITS",
-    "SPEEDS",
-    "Resimulator",
-    "chapter_index_at",
-    "chapter_jump_s",
-    "encode_png",
-    "format_clock",
-    "map_in",
-    "organ_display_name",
-    "png_data_url",
-    "probe_rows",
-    "release_freed_memory",
-    "sensor_chart_svg",
-    "sized_scene",
-    "spared_numbers",
-    "step_chapter",
+    "ISOTHERMS_C", "LIMITS", "OWN_PLAN", "SPEEDS", "Resimulator", "chapter_index_at", "chapter_jump_s",
+    "encode_png", "format_clock", "map_in", "organ_display_name", "plan_of", "png_data_url", "probe_rows",
+    "release_freed_memory", "sensor_chart_svg", "sized_scene", "spared_numbers", "step_chapter",
 ]
 
 #: Isotherms the app can show, °C, with their state keys.
@@ -230,16 +215,30 @@ def png_data_url(image: np.ndarray) -> str:
 
 
 # --------------------------------------------------------------------------------------------- re-sizing
-def sized_scene(scene: Any, *, volume_ml: float | None = None, rectum_gap_mm: float | None = None,
-                hydrodissection: bool | None = None, preset: str | None = None) -> Any:
-    """The scene sized to this patient: a copy with new prostate volume, rectal gap and probe preset.
+#: The probe-layout choice that keeps the probes the scene file places (its own plan).
+OWN_PLAN = "scene"
 
-    A new preset replaces explicit probes by the automatic layout (sized to the gland).
+
+def plan_of(scene: Any) -> str:
+    """The probe-layout choice ``scene`` shows: :data:`OWN_PLAN` for placed probes, else its layout preset."""
+    return scene.layout.preset if scene.layout is not None and not scene.probes else OWN_PLAN
+
+
+def sized_scene(scene: Any, *, volume_ml: float | None = None, rectum_gap_mm: float | None = None,
+                hydrodissection: bool | None = None, preset: str | None = None,
+                planned: Any = None) -> Any:
+    """The scene sized to this patient: a copy with new prostate volume, rectal gap and probe layout.
+
+    The probes change only when ``preset`` differs from the layout ``scene`` shows (:func:`plan_of`): a new
+    preset replaces them by the automatic layout (sized to the gland), and :data:`OWN_PLAN` brings back the
+    probes the scene file placed (``planned``, the scene as loaded). Changing only the volume or the gap
+    keeps the plan, so the patient never sees a plan other than the one chosen.
 
     Raises
     ------
     InputError
-        A value out of range, in the contract's one-line form (path ``app``).
+        A value out of range, or :data:`OWN_PLAN` for a scene file that places no probes, in the contract's
+        one-line form (path ``app``).
     """
     from cryoviz.model.scene import LAYOUT_PRESETS, ProbeLayout
 
@@ -256,13 +255,16 @@ def sized_scene(scene: Any, *, volume_ml: float | None = None, rectum_gap_mm: fl
     if hydrodissection is not None:
         changes["hydrodissection"] = bool(hydrodissection)
     new = dataclasses.replace(scene, anatomy=dataclasses.replace(anatomy, **changes))
-    if preset is not None:
-        if preset not in LAYOUT_PRESETS:
-            raise InputError.one("app", "layout.preset", "unknown probe layout", ", ".join(LAYOUT_PRESETS),
-                                 preset)
-        kind = scene.layout.kind if scene.layout is not None else ProbeLayout().kind
-        new = dataclasses.replace(new, probes=(), layout=ProbeLayout(preset=preset, kind=kind))
-    return new
+    if preset is None or preset == plan_of(scene):
+        return new
+    own = planned is not None and bool(planned.probes)
+    if preset == OWN_PLAN and own:
+        return dataclasses.replace(new, probes=planned.probes, layout=planned.layout)
+    if preset not in LAYOUT_PRESETS:
+        allowed = ", ".join(((OWN_PLAN,) if own else ()) + tuple(LAYOUT_PRESETS))
+        raise InputError.one("app", "layout.preset", "unknown probe layout", allowed, preset)
+    kind = scene.layout.kind if scene.layout is not None else ProbeLayout().kind
+    return dataclasses.replace(new, probes=(), layout=ProbeLayout(preset=preset, kind=kind))
 
 
 class Resimulator:

@@ -99,8 +99,9 @@ def test_ui_names_match_the_accessible_name_contract():
         organs = load_text(lang)["organs"]
         assert set(organs) == set(ORGAN_NAMES)
         assert len(set(organs.values())) == len(ORGAN_NAMES)  # toggles must be told apart
-        layouts = load_text(lang)["layouts"]                     # the app's "Probe layout" choices
-        assert set(layouts) == set(LAYOUT_PRESETS) and len(set(layouts.values())) == len(LAYOUT_PRESETS)
+        layouts = load_text(lang)["layouts"]   # the app's "Probe layout" choices, and the scene's own plan
+        choices = {"scene", *LAYOUT_PRESETS}
+        assert set(layouts) == choices and len(set(layouts.values())) == len(choices)
         assert not any("_" in name for name in layouts.values())
 
 

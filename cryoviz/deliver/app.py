@@ -237,6 +237,8 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
         if old is not None:
             self._forget_window(old.plotter.render_window)
             old.close()
+            del old, previous
+            st.release_freed_memory()   # a whole renderer and story were just let go
         self.map_thread = threading.Thread(target=st.map_in, args=(getattr(story.result, "temps_c", None),),
                                            name="cryoviz-map-in", daemon=True)
         self.map_thread.start()

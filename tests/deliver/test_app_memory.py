@@ -64,3 +64,30 @@ def test_the_page_never_asks_for_a_larger_picture_than_the_server_draws():
     # about 70 bytes a drawn pixel while playing: the largest picture must leave the 1 GB goal room
     assert width * height * 70 / 2**20 < 200
 
+
+
+def test_the_server_asks_glibc_to_return_large_freed_buffers():
+    """``serve`` fixes glibc's mmap threshold, so freed picture buffers do not stay in the process."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, numpy as np
+if sys.argv[1] == "tuned":
+    from cryoviz.deliver.app_serve import tune_allocator
+    assert tune_allocator()
+base = int(open('/proc/self/statm').read().split()[1])
+big = np.ones(4_000_000 // 8); del big          # a freed 4 MB buffer: glibc raises its mmap threshold
+keep = []
+for i in range(60):
+    a = np.ones((2_700_000 + 20_000 * i) // 8)  # a picture buffer, a little larger each time
+    keep.append(np.ones(64 + i))               # something small that lives on, allocated after it
+    del a
+print((int(open('/proc/self/statm').read().split()[1]) - base) * 4096)
+"""
+    kept = {}
+    for mode in ("plain", "tuned"):
+        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        kept[mode] = int(out.stdout.strip())
+    assert kept["tuned"] < 2**20 < kept["plain"], kept   # plain glibc keeps the last buffers' pages

@@ -237,8 +237,12 @@ def test_resizing_the_prostate_resimulates_and_updates_what_was_spared(page):
 
 
 def test_two_tabs_share_one_consultation(browser, server, requests_seen, page):
+    # the test before re-sized the prostate: let that re-simulation finish in both tabs before steering,
+    # or the new result's install can land between the click and the check
+    page.locator('#cv-sim[data-sim="full"]').wait_for(timeout=120_000)
     other = _open(browser, server, requests_seen)
     try:
+        other.locator('#cv-sim[data-sim="full"]').wait_for(timeout=120_000)
         img = view_pixels(other)
         assert img.std() > 10
         title = chapter_buttons(other).nth(3).get_attribute("aria-label")

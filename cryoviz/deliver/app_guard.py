@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cryoviz.deliver.app_state import LIMITS, SPEEDS
+from cryoviz.deliver.app_state import LIMITS, OWN_PLAN, SPEEDS
 from cryoviz.model.scene import LANGUAGES, LAYOUT_PRESETS
 
 __all__ = ["CLIENT_KEYS", "Rejected", "boolean", "choice", "finite", "in_range", "register_client_key",
@@ -120,7 +120,7 @@ CLIENT_KEYS: dict[str, Validator] = {
     "volume_ml": in_range(*LIMITS["volume_ml"]),
     "rectum_gap_mm": in_range(*LIMITS["rectum_gap_mm"]),
     "hydrodissection": boolean,
-    "preset": choice(("scene", *LAYOUT_PRESETS)),   # "scene": the probes the scene file places
+    "preset": choice((OWN_PLAN, *LAYOUT_PRESETS)),  # OWN_PLAN: the probes the scene file places
     "lesion_us": boolean,          # the clinician's "lesion on ultrasound" switch (issue #17)
 }
 

@@ -56,7 +56,7 @@ class ViewMixin:
         self.state.spared_title = text.get("spared", {}).get("title", "")
         self.state.legend = legend(text)
         names = text.get("layouts", {})
-        keys = (("scene",) if self.planned.probes else ()) + tuple(presets())  # st.OWN_PLAN first
+        keys = ((st.OWN_PLAN,) if self.planned.probes else ()) + tuple(presets())
         self.state.presets = [{"key": p, "label": str(names.get(p, p.replace("_", " ")))} for p in keys]
         if self.story is not None:
             self._organ_list()

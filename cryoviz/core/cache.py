@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cache_dir", "evict", "hash_key", "is_stored", "limit_bytes", "load", "source_digest", "store",
-           "sweep_temp"]
+__all__ = ["cache_dir", "discard", "evict", "hash_key", "is_stored", "limit_bytes", "load", "open_temps",
+           "source_digest", "store", "sweep_temp"]
 
 _FORMAT = 1
 #: Default size limit of the thermal results, GB (about ten 1 mm results of the default scene).
@@ -210,18 +210,68 @@ def load(folder: Path, key: str) -> dict | None:
     return {"meta": meta, "arrays": arrays, "temps": temps}
 
 
+def _temp_folder(folder: Path, key: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    sweep_temp(folder)
+    return Path(tempfile.mkdtemp(prefix=f".thermal-{key}.{os.getpid()}.", dir=folder))
+
+
+def _own_temps(folder: Path, key: str, temps) -> Path | None:
+    """The temporary folder of ``key`` whose ``temps.npy`` ``temps`` is (:func:`open_temps`), or None."""
+    name = getattr(temps, "filename", None)
+    if not isinstance(temps, np.memmap) or not name:
+        return None
+    tmp = Path(name).parent
+    ok = (Path(name).name == "temps.npy" and tmp.parent == Path(os.path.abspath(folder))
+          and tmp.name.startswith(f".thermal-{key}.{os.getpid()}."))
+    return tmp if ok else None
+
+
+def open_temps(folder: Path, key: str, shape: tuple[int, ...], dtype) -> np.memmap | None:
+    """A new result's ``temps.npy``, created in its temporary folder and mapped for writing; None if the
+    cache cannot be written.
+
+    The solver writes its snapshots straight into it, and :func:`store` of the same key then renames the
+    folder into place: the snapshots (about 180 MB at 1 mm) are neither copied again nor written a second
+    time. Pages are left to the kernel to write back (no ``msync``), as :func:`numpy.save` leaves them; a
+    reader in another process maps the same pages. :func:`discard` removes it when the run fails.
+    """
+    try:
+        tmp = _temp_folder(Path(folder), key)
+    except OSError:
+        return None
+    try:
+        return np.lib.format.open_memmap(tmp / "temps.npy", mode="w+", dtype=dtype, shape=tuple(shape))
+    except (OSError, ValueError):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+
+
+def discard(folder: Path, key: str, temps) -> None:
+    """Remove the temporary folder of an :func:`open_temps` array that will not be stored (a failed run)."""
+    tmp = _own_temps(Path(folder), key, temps)
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def store(folder: Path, key: str, meta: dict, arrays: dict[str, np.ndarray], temps: np.ndarray) -> None:
-    """Write a result atomically (temporary folder renamed into place); errors writing are ignored."""
+    """Write a result atomically (temporary folder renamed into place); errors writing are ignored.
+
+    ``temps`` from :func:`open_temps` of the same key is already in its temporary folder: only the small
+    arrays and the metadata are written beside it.
+    """
     folder = Path(folder)
     target = folder / f"thermal-{key}"
+    tmp = _own_temps(folder, key, temps)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        sweep_temp(folder)
-        tmp = Path(tempfile.mkdtemp(prefix=f".thermal-{key}.{os.getpid()}.", dir=folder))
+        if tmp is None:
+            tmp = _temp_folder(folder, key)
+            np.save(tmp / "temps.npy", np.ascontiguousarray(temps), allow_pickle=False)
     except OSError:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         return
     try:
-        np.save(tmp / "temps.npy", np.ascontiguousarray(temps), allow_pickle=False)
         np.savez(tmp / "arrays.npz", **arrays)
         (tmp / "meta.json").write_text(json.dumps({**meta, "key": key}), encoding="utf-8")
         if target.exists():  # a corrupt or stale copy: replace it

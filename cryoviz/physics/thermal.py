@@ -115,19 +115,34 @@ def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatom
     body_c = float(scene.phantom.temp_c) if scene.phantom is not None else BODY_TEMP_C
     w = scene.warmer
     is_body = scene.phantom is None
-    run = run_thermal(
-        grid.labels, grid.origin_mm, grid.spacing_mm, geoms, scene.protocol,
-        urethral_temp_c=w.urethral_temp_c if (w.urethral and is_body) else None,
-        rectal_temp_c=w.rectal_temp_c if (w.rectal and is_body) else None,
-        table=table, post_radiation=scene.anatomy.post_radiation and is_body, body_temp_c=body_c,
-        progress=progress)
-    sensors = {name: sample_series(run.temps_c, grid, pos) for name, pos in sensor_pos.items()}
-    result = ThermalResult(grid=grid, times_s=run.times_s, temps_c=run.temps_c, min_temp_c=run.min_temp_c,
-                           sensors=sensors, sensor_positions_mm=dict(sensor_pos),
-                           probe_temps_c=run.probe_temps_c, probes=tuple(probes))
-    wall = time.perf_counter() - t0
-    result.metrics = compute_metrics(result, scene, anatomy, steps=run.steps, wall_s=wall,
-                                     iso_counts=run.iso_counts)
+    mapped: list[np.ndarray] = []
+
+    def snapshots(shape, dtype):
+        # straight into the cache entry's file: no copy of the snapshots to store them afterwards
+        out = _cache.open_temps(folder, key, shape, dtype) if use_cache else None
+        if out is not None:
+            mapped.append(out)
+        return out
+
+    try:
+        run = run_thermal(
+            grid.labels, grid.origin_mm, grid.spacing_mm, geoms, scene.protocol,
+            urethral_temp_c=w.urethral_temp_c if (w.urethral and is_body) else None,
+            rectal_temp_c=w.rectal_temp_c if (w.rectal and is_body) else None,
+            table=table, post_radiation=scene.anatomy.post_radiation and is_body, body_temp_c=body_c,
+            progress=progress, snapshots=snapshots)
+        sensors = {name: sample_series(run.temps_c, grid, pos) for name, pos in sensor_pos.items()}
+        result = ThermalResult(grid=grid, times_s=run.times_s, temps_c=run.temps_c,
+                               min_temp_c=run.min_temp_c, sensors=sensors,
+                               sensor_positions_mm=dict(sensor_pos), probe_temps_c=run.probe_temps_c,
+                               probes=tuple(probes))
+        wall = time.perf_counter() - t0
+        result.metrics = compute_metrics(result, scene, anatomy, steps=run.steps, wall_s=wall,
+                                         iso_counts=run.iso_counts)
+    except BaseException:   # no result: its half-written cache file goes
+        for out in mapped:
+            _cache.discard(folder, key, out)
+        raise
     if use_cache:
         store_result(folder, key, result)
     return result

@@ -155,15 +155,33 @@ def _half_plan_voxels(geoms, keep, twin, origin_mm, spacing_mm: float, shape, c:
     return out
 
 
-def _unfold(half: _Run, keep: list[int], twin: list[int], t_wall: float) -> _Run:
-    """The whole-grid run from the solved half (x >= 0) of a mirror-symmetric one."""
-    temps = np.concatenate([half.temps_c[:, :0:-1], half.temps_c], axis=1)
+def _unfold(half: _Run, keep: list[int], twin: list[int], t_wall: float, temps: np.ndarray) -> _Run:
+    """The whole-grid run from the solved half (x >= 0) of a mirror-symmetric one; ``temps`` is the whole
+    grid's snapshots, which the half run filled (both halves, see ``_mirror_into``)."""
     min_t = np.concatenate([half.min_temp_c[:0:-1], half.min_temp_c], axis=0)
     probe = half.probe_temps_c[:, twin]
     plane_cold = (half.temps_c[:, 0] <= 0).reshape(len(half.times_s), -1).sum(axis=1)
     cold = 2 * half.cold_counts - plane_cold
     return _Run(half.times_s, temps, min_t, probe, half.steps, half.stages,
                 time.perf_counter() - t_wall, cold, half.iso_counts)
+
+
+def _snapshot_times(protocol, snapshot_s: float) -> np.ndarray:
+    duration = float(protocol.duration_s)
+    n_snap = max(1, math.ceil(duration / snapshot_s - 1e-9))
+    return np.array([min(i * snapshot_s, duration) for i in range(n_snap + 1)])
+
+
+def _snapshot_array(snapshots, protocol, snapshot_s: float, grid_shape) -> np.ndarray:
+    """The float16 array of every snapshot: from ``snapshots(shape, dtype)`` (see :func:`run_thermal`)."""
+    shape = (len(_snapshot_times(protocol, snapshot_s)), *grid_shape)
+    out = None if snapshots is None else snapshots(shape, np.float16)
+    if out is None:
+        return np.empty(shape, np.float16)
+    if out.shape != shape or out.dtype != np.float16 or not out.flags.c_contiguous:
+        raise ValueError(f"snapshot array must be float16, C-contiguous, shape {shape}; got {out.dtype} "
+                         f"{out.shape}")
+    return out
 
 
 def _max_link(pvs: list[ProbeVoxels], shape) -> float:
@@ -198,7 +216,8 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                 body_temp_c: float = BODY_TEMP_C, snapshot_s: float = SNAPSHOT_S,
                 max_step_s: float = MAX_STEP_S, scheme: str = SCHEME, mirror: bool = True,
                 _mirror_low_x: bool = False, _static_labels: np.ndarray | None = None,
-                _probe_voxels: list[ProbeVoxels] | None = None, progress=None) -> _Run:
+                _probe_voxels: list[ProbeVoxels] | None = None, progress=None, snapshots=None,
+                _mirror_into: np.ndarray | None = None) -> _Run:
     """Run the protocol on a label grid (the engine under :func:`simulate`; also used by the tests).
 
     When the grid, its labels and the probes are mirror-symmetric about the plane x = 0 through a voxel
@@ -230,11 +249,16 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
     progress : callable, optional
         ``progress(t_s, duration_s)`` after each stored snapshot (the app's terminal reports it); it
         changes nothing in the run.
+    snapshots : callable, optional
+        ``snapshots(shape, dtype)`` returns the array the temperature snapshots are written into (e.g. a
+        cache file mapped in memory, :func:`cryoviz.core.cache.open_temps`); a new array by default. It
+        changes nothing in the numbers.
     """
     t_wall = time.perf_counter()
     plan = _mirror_plan(labels, origin_mm, spacing_mm, geoms) if mirror else None
     if plan is not None:
         c, keep, twin = plan
+        whole = _snapshot_array(snapshots, protocol, snapshot_s, labels.shape)
         half_origin = (float(origin_mm[0]) + c * spacing_mm, float(origin_mm[1]), float(origin_mm[2]))
         half = run_thermal(labels[c:], half_origin, spacing_mm, [geoms[i] for i in keep], protocol,
                            urethral_temp_c=urethral_temp_c, rectal_temp_c=rectal_temp_c, table=table,
@@ -242,8 +266,9 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
                            max_step_s=max_step_s, scheme=scheme, mirror=False, _mirror_low_x=True,
                            _static_labels=labels,
                            _probe_voxels=_half_plan_voxels(geoms, keep, twin, origin_mm, spacing_mm,
-                                                           labels.shape, c), progress=progress)
-        return _unfold(half, keep, twin, t_wall)
+                                                           labels.shape, c), progress=progress,
+                           _mirror_into=whole)
+        return _unfold(half, keep, twin, t_wall, whole)
     table = default_table() if table is None else table
     rows = material_arrays(table, post_radiation=post_radiation, body_temp_c=body_temp_c)
     shape = labels.shape
@@ -289,10 +314,13 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
         return temps
 
     duration = float(protocol.duration_s)
-    n_snap = max(1, math.ceil(duration / snapshot_s - 1e-9))
-    snap_times = np.array([min(i * snapshot_s, duration) for i in range(n_snap + 1)])
+    snap_times = _snapshot_times(protocol, snapshot_s)
     bounds = sorted(set(np.round(snap_times, 9)) | set(np.round(_event_times(protocol), 9)))
-    temps_out = np.empty((len(snap_times), *shape), np.float16)
+    if _mirror_into is None:
+        temps_out = _snapshot_array(snapshots, protocol, snapshot_s, shape)
+    else:   # the solved half of a mirror-symmetric run: its snapshots go straight into the whole grid's
+        mirror_c = _mirror_into.shape[1] - shape[0]
+        temps_out = _mirror_into[:, mirror_c:]
     probe_out = np.full((len(snap_times), len(geoms)), body_temp_c, np.float32)
 
     cold_counts = np.zeros(len(snap_times), np.int64)
@@ -305,6 +333,8 @@ def run_thermal(labels: np.ndarray, origin_mm, spacing_mm: float, geoms: list[P.
         interior[...] = solver.temp_c
         field_c = interior
         cold_counts[q] = snapshot_f16(interior.view(np.uint32), temps_out[q].view(np.uint16))
+        if _mirror_into is not None:   # the other half is its mirror image (x -> -x), copied while hot
+            _mirror_into[q, :mirror_c] = _mirror_into[q, :mirror_c:-1]
         count_at_or_below(interior, iso_levels, iso_counts[q])
         if _mirror_low_x:  # counts of the whole grid: twice the half, the mirror plane once
             count_at_or_below(np.ascontiguousarray(interior[0]), iso_levels, plane_counts)

@@ -38,7 +38,7 @@ _HOSTILE_VALUES = [float("nan"), float("inf"), -float("inf"), 1e308, -1e308, "ab
                    {"x": 1}, None, True, False, 2**62, -1, "<img src=x onerror=alert(1)>", "x" * 5000]
 _CLIENT_KEYS = ["t_s", "playing", "speed", "lang", "organs_visible", "cutaway", "iso_0", "iso_m20",
                 "iso_m40", "clinician", "volume_ml", "rectum_gap_mm", "hydrodissection", "preset"]
-_SERVER_KEYS = ["duration_s", "sim_busy", "disclaimer", "chapters", "caption", "frame_src", "labels"]
+_SERVER_KEYS = ["duration_s", "sim_busy", "disclaimer", "chapters", "caption", "frame_jpeg", "labels"]
 _NAN = float("nan")
 #: One message each once blanked or stopped the picture every tab shares (see deliver/app_view_guard).
 _VIEW_ATTACKS = [("viewport.camera.update", ["VIEW", [_NAN] * 3, [0, 0, 1], [1, 2, 3]]),

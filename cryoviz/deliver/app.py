@@ -147,7 +147,7 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
             "spared": {}, "spared_lines": [], "us_src": "", "sensor_svg": "", "probe_rows": [],
             "numbers": [], "legend": [], "screenshot_path": "", "take_home_path": "", "labels": {},
             "disclaimer": "",
-            "spared_title": "", "grid_mm": 0.0, "frame_src": "", "frame_seq": 0,
+            "spared_title": "", "grid_mm": 0.0, "frame_jpeg": b"", "frame_seq": 0,
             "pending_chapters": [], "pending_text": "", **drag_state(DRAG_MODE),
         })
         self._apply_text(lang)

@@ -17,7 +17,7 @@ import time
 from cryoviz.deliver import app_state as st
 from cryoviz.deliver.app_content import finite_or
 
-__all__ = ["KEY_STEP_S", "FramePacer", "PlayClock", "PlayMixin", "encode_jpeg"]
+__all__ = ["FRAME_JS", "KEY_STEP_S", "FramePacer", "PlayClock", "PlayMixin", "jpeg_bytes"]
 
 log = logging.getLogger("cryoviz.deliver.app")
 #: Story seconds one left/right arrow press moves (the slider's own arrows move 1 s).
@@ -67,20 +67,62 @@ class PlayClock:
         return self._last
 
 
-def encode_jpeg(image, quality: int = 85) -> str:
-    """An (H, W, 3) uint8 picture as a ``data:image/jpeg;base64,...`` URL (libjpeg-turbo via Pillow).
+def jpeg_bytes(image, quality: int = 85) -> bytes:
+    """An (H, W, 3) uint8 picture as JPEG bytes (libjpeg-turbo via Pillow).
 
     Quality 85 keeps the isotherm edges clean at about 60–90 kB for a 1280×720 picture of this scene; the
     encoder releases the GIL, so it runs in a worker thread while the event loop sends messages.
     """
-    import base64
     import io
 
     from PIL import Image
 
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+#: The page's side of playing pictures (``client.Script``). The JPEG bytes arrive as binary in the state key
+#: ``frame_jpeg`` (no template reads it, so a picture re-renders no part of the page) and go straight to the
+#: ``<img id="cv-frame">`` as a Blob URL. One picture is loaded at a time and always shown: the newest one
+#: waits while another loads (an older waiting one is dropped before it is ever loaded), and the next is
+#: set only at the animation frame after a load, so every ``load`` is a picture the viewer saw. The load
+#: answers the server (``cv_frame``), which then draws the next while this one is painted
+#: (:class:`FramePacer`). Empty bytes hide the element (pause: the remote view shows the story again).
+FRAME_JS = """
+(function () {
+  var busy = false, next = null, shownUrl = null;
+  function img() { return document.getElementById('cv-frame'); }
+  function hide(el) {
+    el.classList.remove('cv-on'); el.removeAttribute('src');
+    if (shownUrl) { URL.revokeObjectURL(shownUrl); shownUrl = null; }
+  }
+  function pump() {
+    var el = img();
+    if (busy || !next || !el) { return; }
+    var bytes = next[0], seq = next[1];
+    next = null;
+    if (!bytes || !bytes.byteLength) { hide(el); return; }
+    busy = true;
+    var url = URL.createObjectURL(new Blob([bytes], {type: 'image/jpeg'}));
+    el.onload = function () {
+      if (shownUrl) { URL.revokeObjectURL(shownUrl); }
+      shownUrl = url;
+      el.classList.add('cv-on');
+      if (window.trame && window.trame.trigger) { window.trame.trigger('cv_frame', [seq]); }
+      requestAnimationFrame(function () { busy = false; pump(); });
+    };
+    el.onerror = function () { URL.revokeObjectURL(url); busy = false; pump(); };
+    el.src = url;
+  }
+  function start() {
+    var st = window.trame && window.trame.state;
+    if (!st || !st.watch) { setTimeout(start, 100); return; }
+    st.watch(['frame_jpeg', 'frame_seq'], function (bytes, seq) { next = [bytes, seq]; pump(); });
+  }
+  start();
+})();
+"""
 
 
 class FramePacer:
@@ -274,15 +316,16 @@ class PlayMixin:
             speed = finite_or(s.speed, 1.0)
             speed = speed if speed in st.SPEEDS else 1.0
             self._play_to(self.clock.story_s(finite_or(s.t_s, 0.0), speed, now))
-            if self._show_handle is not None:       # draw this turn's state now, not next turn
-                self._show_handle.cancel()
-                self._show_handle = None
+        if self._show_handle is not None:   # the new time asked for a show: draw this turn's state now,
+            self._show_handle.cancel()      # not the last turn's
+            self._show_handle = None
+            with self.state:
                 self._show_now()
         img = self.renderer.image()
-        url = await self._loop.run_in_executor(None, encode_jpeg, img)
+        jpeg = await self._loop.run_in_executor(None, jpeg_bytes, img)
         if self.state.playing:
             with self.state:
-                s.frame_src, s.frame_seq = url, self.pacer.sent()
+                s.frame_jpeg, s.frame_seq = jpeg, self.pacer.sent()
         if now - self._last_trim > trim_every_s:
             st.release_freed_memory()
             self._last_trim = now
@@ -290,8 +333,8 @@ class PlayMixin:
     def _clear_frame(self) -> None:
         if not self.state.playing:
             with self.state:
-                self.state.frame_src = ""
+                self.state.frame_jpeg = b""
 
     def frame_shown(self, seq) -> None:
-        """The page showed playing picture ``seq`` (its ``load`` event): the next may be drawn."""
+        """The page showed playing picture ``seq`` (see :data:`FRAME_JS`): the next may be drawn."""
         self.pacer.shown(seq)

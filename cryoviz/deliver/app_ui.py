@@ -15,6 +15,8 @@ from trame.widgets import client, html
 from trame.widgets import vtk as vtk_widgets
 from trame.widgets import vuetify3 as v3
 
+from cryoviz.deliver.app_play import FRAME_JS
+
 __all__ = ["build_ui"]
 
 _CSS = """
@@ -23,7 +25,8 @@ _CSS = """
 .cv-view { flex: 1 1 auto; min-height: 160px; position: relative;
            max-width: 1920px; max-height: 1200px; width: 100%; align-self: center; }
 .cv-frame { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
-            pointer-events: none; background: #000; }
+            pointer-events: none; background: #000; display: none; }
+.cv-frame.cv-on { display: block; }
 .cv-side { flex: 1 1 0; overflow-y: auto; min-width: 250px; max-width: 440px; }
 .cv-caption { font-size: 1.6rem; line-height: 1.3; font-weight: 500; min-height: 4.2rem; }
 .cv-chapter-title { font-size: 1.1rem; opacity: .85; }
@@ -128,7 +131,7 @@ def build_ui(app) -> VAppLayout:
     with VAppLayout(server, theme="dark", full_height=True) as layout:
         server.state.trame__title = "cryoviz"
         client.Style(_CSS)
-        client.Script(_KEYS_JS + _ALT_JS)
+        client.Script(_KEYS_JS + _ALT_JS + FRAME_JS)
         with v3.VAppBar(density="compact", flat=True, classes="cv-appbar"):
             v3.VToolbarTitle("{{ labels.app_title || 'cryoviz' }}", classes="text-subtitle-1 cv-apptitle")
             with html.Label(classes="mr-3"):
@@ -163,9 +166,8 @@ def _main_column(app) -> None:
         app.view = vtk_widgets.VtkRemoteView(app.renderer.plotter.render_window, still_quality=92,
                                              interactive_ratio=("drag_ratio",),
                                              interactive_quality=("drag_quality",))
-        # while playing, the server's pictures arrive as JPEG over the remote view (see app_play)
-        html.Img(v_if="frame_src", src=("frame_src",), alt="", classes="cv-frame",
-                 raw_attrs=['@load="trigger(\'cv_frame\', [frame_seq])"'])
+        # while playing, the server's pictures arrive as JPEG over the remote view (app_play.FRAME_JS)
+        html.Img(alt="", classes="cv-frame", raw_attrs=['id="cv-frame"'])
     html.Div("{{ chapter_title }}", classes="cv-chapter-title mt-1")
     html.Div("{{ caption }}", classes="cv-caption", raw_attrs=['aria-live="polite"', 'role="status"'])
     with html.Div(classes="cv-row my-1"):

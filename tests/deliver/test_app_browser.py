@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import time
 from urllib.parse import urlparse
 
@@ -260,6 +261,53 @@ def test_two_tabs_share_one_consultation(browser, server, requests_seen, page):
     finally:
         other.close()
     assert server.alive()
+
+
+# records every playing picture the page loads (with the animation frame it came in) and every answer
+_FRAMES_JS = """
+() => {
+  const el = document.getElementById('cv-frame');
+  const rec = window.__cvFrames = {loads: [], acks: [], frame: 0};
+  (function tick() { rec.frame += 1; requestAnimationFrame(tick); })();
+  el.addEventListener('load', () => rec.loads.push(
+    {frame: rec.frame, w: el.naturalWidth, h: el.naturalHeight, on: el.classList.contains('cv-on')}));
+  const trig = window.trame.trigger.bind(window.trame);
+  window.trame.trigger = (name, args, kw) => {
+    if (name === 'cv_frame') { rec.acks.push(args[0]); }
+    return trig(name, args, kw);
+  };
+}
+"""
+
+
+def test_playing_shows_the_servers_pictures_each_one_seen_and_answered(page):
+    """While playing, the server's JPEG pictures reach the page as bytes (no data URL in the state), each
+    picture loaded is shown for at least one animation frame (none replaced unseen), each is answered with
+    its number (the server's pacer draws the next on it), and on pause the remote view takes over again."""
+    chapter_buttons(page).nth(4).click()                       # the first freeze: the ice grows
+    page.wait_for_timeout(500)
+    page.evaluate(_FRAMES_JS)
+    box = page.get_by_label("3D view", exact=True).bounding_box()
+    play_button(page).click()
+    page.wait_for_function("() => window.__cvFrames.acks.length >= 8", timeout=60_000)
+    assert page.evaluate("() => window.trame.state.get('frame_jpeg') instanceof Uint8Array")
+    shown = view_pixels(page)
+    play_button(page).click()                                  # pause
+    rec = page.evaluate("() => window.__cvFrames")
+    loads, acks = rec["loads"], rec["acks"]
+    assert len(loads) >= 8 and len(acks) >= 8
+    assert all(b > a for a, b in itertools.pairwise(acks)), acks    # answered in order, each picture once
+    frames = [x["frame"] for x in loads]
+    assert len(set(frames)) == len(frames), frames             # never two pictures in one animation frame
+    assert all(x["on"] for x in loads)
+    for x in loads:                                            # the server's picture at the view's size
+        assert abs(x["w"] - box["width"]) <= 2 and abs(x["h"] - box["height"]) <= 2, (x, box)
+    assert shown.std() > 10 and len(np.unique(shown.reshape(-1, 3), axis=0)) > 50   # not blank
+    # paused: the playing picture goes and the remote view (rotation, zoom) shows the story again
+    page.wait_for_function("() => !document.getElementById('cv-frame').classList.contains('cv-on')",
+                           timeout=10_000)
+    after = wait_settled(page)
+    assert after.std() > 10 and len(np.unique(after.reshape(-1, 3), axis=0)) > 50
 
 
 def test_200_random_events_leave_the_server_alive_and_responsive(page, server):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
 import pytest
 
-from cryoviz.deliver.app_play import FramePacer, PlayClock, encode_jpeg
+from cryoviz.deliver.app_play import FramePacer, PlayClock, jpeg_bytes
 
 
 def test_story_time_follows_the_wall_clock_whatever_the_frame_times():
@@ -82,8 +81,8 @@ def test_jpeg_frame_decodes_to_the_picture():
     img = np.zeros((72, 128, 3), np.uint8)
     img[10:40, 20:90] = (230, 120, 20)
     img += rng.integers(0, 4, img.shape, dtype=np.uint8)
-    url = encode_jpeg(img, quality=90)
-    assert url.startswith("data:image/jpeg;base64,")
-    back = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+    data = jpeg_bytes(img, quality=90)
+    assert isinstance(data, bytes) and data[:2] == b"\xff\xd8"      # sent as binary, not a data URL
+    back = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     assert back.shape == img.shape
     assert np.abs(back.astype(int) - img.astype(int)).mean() < 4

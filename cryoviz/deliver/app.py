@@ -106,6 +106,8 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
         self.story = None
         self.grid_mm: float | None = None
         self.clock = PlayClock()
+        self._t_pushed: float | None = None      # the play loop's last story time sent to the page
+        self._text_at, self._text_words = 0.0, None
         self.pacer = FramePacer()
         self.sim_started: float | None = None
         self.resim = st.Resimulator(self._build_story, self._from_worker, self._worker_failed,

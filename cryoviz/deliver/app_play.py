@@ -17,11 +17,22 @@ import time
 from cryoviz.deliver import app_state as st
 from cryoviz.deliver.app_content import finite_or
 
-__all__ = ["FRAME_JS", "KEY_STEP_S", "FramePacer", "PlayClock", "PlayMixin", "jpeg_bytes"]
+__all__ = ["FRAME_JS", "KEY_STEP_S", "TEXT_EVERY_S", "FramePacer", "PlayClock", "PlayMixin", "jpeg_bytes"]
 
 log = logging.getLogger("cryoviz.deliver.app")
 #: Story seconds one left/right arrow press moves (the slider's own arrows move 1 s).
 KEY_STEP_S = 5.0
+#: While playing, the page's time, clock and panels follow at most this often (s) unless a caption, chapter
+#: or panel line changes. Each state change re-renders the whole page in the browser (Vue): measured in
+#: round 3 at 30-45 ms of Chromium's main thread under load, about what showing a picture costs.
+TEXT_EVERY_S = 0.25
+
+
+def _words_of(state) -> tuple:
+    """What the page says beside a playing picture, apart from the clock (a change is sent at once)."""
+    ch = getattr(state, "chapter", None)
+    return (getattr(ch, "id", None), getattr(state, "caption", None), getattr(state, "card", None),
+            getattr(state, "card_sub", None), tuple(getattr(state, "panel_lines", ()) or ()))
 
 
 class PlayClock:
@@ -40,6 +51,11 @@ class PlayClock:
     def running(self) -> bool:
         """Whether the clock has an anchor (it is playing)."""
         return self._anchor is not None
+
+    @property
+    def last(self) -> float | None:
+        """The story time this clock last gave out (s), None before the first or after :meth:`stop`."""
+        return self._last
 
     def stop(self) -> None:
         """Forget the anchor (pause); the next :meth:`story_s` starts afresh."""
@@ -297,10 +313,19 @@ class PlayMixin:
                 await asyncio.sleep(0.05)
 
     async def _play_turn(self, trim_every_s: float) -> None:
-        """One turn of :meth:`_play_loop`."""
+        """One turn of :meth:`_play_loop`: the picture of the wall clock's story time now.
+
+        The page's words (time, clock, caption, panels, ultrasound) follow in the state at most every
+        :data:`TEXT_EVERY_S`, and at once when a caption, chapter or panel line changes: each state change
+        re-runs the whole page's Vue render in the browser, which cost about as much as showing a picture.
+        The turns between move only the renderer (:meth:`_move_renderer`).
+        """
         s = self.state
         if not s.playing:
             if self.clock.running:
+                with self.state:
+                    if self._page_time_is_ours():
+                        s.t_s = self.clock.last      # the last picture's time, not the last one the page got
                 self.clock.stop()
                 self.pacer.reset()
                 with self.state:
@@ -312,15 +337,24 @@ class PlayMixin:
         if not self.pacer.ready(now):
             await asyncio.sleep(0.005)
             return
-        with self.state:
-            speed = finite_or(s.speed, 1.0)
-            speed = speed if speed in st.SPEEDS else 1.0
-            self._play_to(self.clock.story_s(finite_or(s.t_s, 0.0), speed, now))
-        if self._show_handle is not None:   # the new time asked for a show: draw this turn's state now,
-            self._show_handle.cancel()      # not the last turn's
-            self._show_handle = None
+        speed = finite_or(s.speed, 1.0)
+        speed = speed if speed in st.SPEEDS else 1.0
+        current = self.clock.last if self._page_time_is_ours() else finite_or(s.t_s, 0.0)
+        t = self.clock.story_s(current, speed, now)
+        duration = finite_or(s.duration_s, 0.0)
+        state = self.story.state_at(min(t, duration))
+        if (t >= duration or now - self._text_at >= TEXT_EVERY_S
+                or _words_of(state) != self._text_words):
             with self.state:
-                self._show_now()
+                self._play_to(t)
+            self._t_pushed, self._text_at, self._text_words = s.t_s, now, _words_of(state)
+            if self._show_handle is not None:   # the new time asked for a show: draw this turn's state now,
+                self._show_handle.cancel()      # not the last turn's
+                self._show_handle = None
+                with self.state:
+                    self._show_now()
+        else:
+            self._move_renderer(state)
         img = self.renderer.image()
         jpeg = await self._loop.run_in_executor(None, jpeg_bytes, img)
         if self.state.playing:
@@ -329,6 +363,16 @@ class PlayMixin:
         if now - self._last_trim > trim_every_s:
             st.release_freed_memory()
             self._last_trim = now
+
+    def _page_time_is_ours(self) -> bool:
+        """Whether the page's story time is the one the play loop last sent (nobody moved the timeline)."""
+        return self.clock.running and self._t_pushed is not None and self.state.t_s == self._t_pushed
+
+    def _move_renderer(self, state) -> None:
+        """Move the renderer to a playing state without touching the page's state (see :meth:`_play_turn`)."""
+        if self.renderer.camera_moved():   # the doctor turned or zoomed: keep his view (as ``_show_now``)
+            self.renderer.set_options(hold_camera=True)
+        self.renderer.apply(state)
 
     def _clear_frame(self) -> None:
         if not self.state.playing:

@@ -284,7 +284,9 @@ def serve(scene_path, host: str = "127.0.0.1", port: int = 8080, auth_key: str |
     server.controller.on_server_bind.add(guard.bind)
     # "--authKey=KEY" in one word: a random key may start with "-", which argparse then took for an option
     # (the server refused to start, about one start in 64)
-    args = ["--host", host, "--port", str(port), "--timeout", "0", f"--authKey={secret}"]
+    # no permessage-deflate: what the socket carries is mostly JPEG pictures, which do not shrink, and
+    # deflating them cost the server about 3 ms and the page an inflate per picture while playing
+    args = ["--host", host, "--port", str(port), "--timeout", "0", f"--authKey={secret}", "--no-ws-compress"]
     parser = server.cli
     real_parse = parser.parse_known_args
     parser.parse_known_args = lambda _args=None, namespace=None: real_parse(args, namespace)

@@ -41,7 +41,7 @@ from cryoviz.view.palette import (
     lighten,
     recede,
 )
-from cryoviz.view.section import SectionPlanes, ice_lookup_table, style_ice_mapper
+from cryoviz.view.section import SectionPlanes, closed_outward, ice_lookup_table, style_ice_mapper
 from cryoviz.view.shells import IsothermShells
 
 __all__ = ["LABELLED_ORGANS", "LABEL_CHAPTERS", "OPAQUE_FROM", "VIEWS", "SceneRenderer"]
@@ -119,6 +119,7 @@ class SceneRenderer:
         self.shells = IsothermShells(pl, self.result, shell_mm)
         self.sections = SectionPlanes(self.anatomy, story.frame_centre_mm, story.frame_radius_mm)
         self._section_actors: dict[str, dict[str, pv.Actor]] = {}
+        self._culled: list[pv.Actor] = []   # closed capped organs: back faces culled, seen from outside
         self._outlines: dict[tuple[str, str], pv.Actor] = {}
         self._ice_mesh = pv.PolyData()
         self._ice_actor = pl.add_mesh(pv.Sphere(radius=0.01), name="section:ice", pickable=False)
@@ -145,12 +146,23 @@ class SceneRenderer:
         self._resize_tag = pl.renderer.AddObserver("StartEvent", self._follow_window_size)
 
     def _follow_window_size(self, *_args) -> None:
+        self._cull_from_outside()
         size = tuple(self.plotter.ren_win.GetSize())
         if size != self.overlay.size:
             self.overlay.resize(size)
             if self._state is not None:
                 self._apply_labels(self._state, self._view)
                 self._apply_callout(self._state, self._view)
+
+    def _cull_from_outside(self) -> None:
+        """Cull the back faces of closed capped organs (same picture, less drawing; see
+        :func:`.section.closed_outward`), but not of one whose box holds the camera: the clipping range is
+        reset in front of every shown object, so only a camera inside an organ can see its inside."""
+        cam = self.plotter.camera
+        eye, margin = np.asarray(cam.position), 0.01 * float(cam.clipping_range[1])
+        for a in self._culled:
+            b = np.asarray(a.GetBounds()).reshape(3, 2)
+            a.prop.SetBackfaceCulling(not bool(np.all((eye > b[:, 0] - margin) & (eye < b[:, 1] + margin))))
 
     def _organ_actor(self, name: str, mesh, actor_name: str):
         colour, opacity = ORGAN_STYLE.get(name, ("#cccccc", 0.6))
@@ -166,6 +178,8 @@ class SceneRenderer:
                 a = self._organ_actor(name, mesh, f"section:{view}:{name}")
                 a.visibility = False
                 actors[name] = a
+                if name not in _SEE_THROUGH and closed_outward(mesh):
+                    self._culled.append(a)
                 line = self.sections.outline(view, name) if name not in _SEE_THROUGH else None
                 if line is not None:
                     o = self.plotter.add_mesh(line, color=ORGAN_STYLE[name][0], lighting=False,

@@ -26,7 +26,7 @@ from vtkmodules.vtkCommonDataModel import vtkPlane
 
 from cryoviz.view.palette import ISOTHERM_STYLE, hex_rgb
 
-__all__ = ["ICE_BANDS", "SectionPlanes", "ice_lookup_table", "style_ice_mapper"]
+__all__ = ["ICE_BANDS", "SectionPlanes", "closed_outward", "ice_lookup_table", "style_ice_mapper"]
 
 #: The ice in section: (warmest temperature of the band °C, isotherm whose colour it takes, opacity).
 ICE_BANDS = ((0.0, 0.0, 0.55), (-20.0, -20.0, 0.72), (-40.0, -40.0, 0.92))
@@ -175,3 +175,17 @@ class SectionPlanes:
         if cut.n_points:
             cut.points = np.asarray(cut.points) - _ICE_LIFT_MM * normal
         return cut
+
+
+def closed_outward(mesh: pv.PolyData) -> bool:
+    """Whether a surface is watertight with every triangle wound outward (its front faces face out).
+
+    Seen from outside, such a surface hides its own back faces, so drawing it with back faces culled gives
+    the same picture (a capped section organ: about 16 ms of 80 ms of llvmpipe CPU per 1280×720 picture in
+    the first freeze, round 3). Points duplicated along sharp edges by the normals are merged first.
+    """
+    m = mesh.triangulate().clean(tolerance=0.0)
+    if m.n_cells == 0 or m.n_open_edges > 0:
+        return False
+    p = np.asarray(m.points)[m.faces.reshape(-1, 4)[:, 1:]]
+    return float(np.einsum("ij,ij->i", p[:, 0], np.cross(p[:, 1], p[:, 2])).sum()) > 0.0

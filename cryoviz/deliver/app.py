@@ -36,6 +36,7 @@ from cryoviz.deliver.app_pending import PendingMixin, is_pending
 from cryoviz.deliver.app_play import KEY_STEP_S, FramePacer, PlayClock, PlayMixin
 from cryoviz.deliver.app_serve import check_host, is_loopback, read_auth_key, serve
 from cryoviz.deliver.app_sim import SolverProcess
+from cryoviz.deliver.app_turntable import TurntableMixin, turn_state
 from cryoviz.deliver.app_view import DRAG_MODE, ViewMixin, drag_state
 
 __all__ = ["KEY_STEP_S", "ConsultationApp", "check_host", "is_loopback", "read_auth_key", "serve",
@@ -47,7 +48,7 @@ _SERVER_IDS = itertools.count()
 HYDRO_GAP_MM = 11.0
 
 
-class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
+class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameApp):
     """One consultation: a story, its renderer and the page around it.
 
     Parameters
@@ -128,6 +129,7 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
         self.say(f"first picture ready in {self.startup_s:.1f} s; starting the web server")
         self._build_ui()
         self.server.controller.on_server_ready.add(self._on_ready)
+        self.server.controller.on_server_ready.add(self._turn_ready)
         self.server.controller.on_server_exited.add(self._on_exit)
 
     # ------------------------------------------------------------------------------------ state
@@ -150,7 +152,7 @@ class ConsultationApp(PendingMixin, PlayMixin, ViewMixin, TrameApp):
             "numbers": [], "legend": [], "screenshot_path": "", "take_home_path": "", "labels": {},
             "disclaimer": "",
             "spared_title": "", "grid_mm": 0.0, "frame_jpeg": b"", "frame_seq": 0,
-            "pending_chapters": [], "pending_text": "", **drag_state(DRAG_MODE),
+            "pending_chapters": [], "pending_text": "", **drag_state(DRAG_MODE), **turn_state(),
         })
         self._apply_text(lang)
 

@@ -9,6 +9,7 @@ screen readers read directly. Visible words come from the language file (``label
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 
 from trame.ui.vuetify3 import VAppLayout
 from trame.widgets import client, html
@@ -19,6 +20,9 @@ from cryoviz.deliver.app_play import FRAME_JS
 
 __all__ = ["build_ui"]
 
+#: The page's drag and zoom on the ring of pictures the server drew ahead (app_turntable)
+_TURN_JS = (Path(__file__).parent / "web" / "turntable.js").read_text(encoding="utf-8")
+
 _CSS = """
 .cv-grid { display: flex; gap: 8px; padding: 6px; height: calc(100vh - 48px - 36px); }
 .cv-main { flex: 2 1 0; display: flex; flex-direction: column; min-width: 0; }
@@ -27,6 +31,9 @@ _CSS = """
 .cv-frame { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
             pointer-events: none; background: #000; display: none; }
 .cv-frame.cv-on { display: block; }
+.cv-turn { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
+           pointer-events: none; visibility: hidden; background: #000; transform-origin: 50% 50%; }
+.cv-view { overflow: hidden; touch-action: none; }
 .cv-side { flex: 1 1 0; overflow-y: auto; min-width: 250px; max-width: 440px; }
 .cv-caption { font-size: 1.6rem; line-height: 1.3; font-weight: 500; min-height: 4.2rem; }
 .cv-chapter-title { font-size: 1.1rem; opacity: .85; }
@@ -127,11 +134,13 @@ def build_ui(app) -> VAppLayout:
     server.trigger("cv_shot")(app.screenshot)
     server.trigger("cv_take_home")(app.take_home)
     server.trigger("cv_frame")(app.frame_shown)
+    server.trigger("cv_turn")(app.turn_to)
+    server.trigger("cv_turn_sync")(app.turn_resend)
 
     with VAppLayout(server, theme="dark", full_height=True) as layout:
         server.state.trame__title = "cryoviz"
         client.Style(_CSS)
-        client.Script(_KEYS_JS + _ALT_JS + FRAME_JS)
+        client.Script(_KEYS_JS + _ALT_JS + FRAME_JS + _TURN_JS)
         with v3.VAppBar(density="compact", flat=True, classes="cv-appbar"):
             v3.VToolbarTitle("{{ labels.app_title || 'cryoviz' }}", classes="text-subtitle-1 cv-apptitle")
             with html.Label(classes="mr-3"):
@@ -168,6 +177,8 @@ def _main_column(app) -> None:
                                              interactive_quality=("drag_quality",))
         # while playing, the server's pictures arrive as JPEG over the remote view (app_play.FRAME_JS)
         html.Img(alt="", classes="cv-frame", raw_attrs=['id="cv-frame"'])
+        # a drag or zoom shows the ring's pictures here, drawn by the page (web/turntable.js)
+        html.Canvas(classes="cv-turn", raw_attrs=['aria-hidden="true"'])
     html.Div("{{ chapter_title }}", classes="cv-chapter-title mt-1")
     html.Div("{{ caption }}", classes="cv-caption", raw_attrs=['aria-live="polite"', 'role="status"'])
     with html.Div(classes="cv-row my-1"):

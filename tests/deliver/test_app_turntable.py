@@ -1,0 +1,167 @@
+"""The ring of pictures drawn ahead for rotation (app_turntable): the drag's angle mapping is VTK's trackball
+camera's, a ring is dropped on any change of what the picture depends on, its pictures are the renderer's
+own for the turned camera, and the page's final angles are checked before the camera moves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from _apphelpers import SCENE
+
+from cryoviz.deliver.app_turntable import (
+    AZ_STEP_DEG,
+    ELEVATIONS_DEG,
+    RING_SCALE,
+    Ring,
+    drag_angles,
+    ring_views,
+    turn_camera,
+    view_angle_deg,
+)
+
+SIZE = (320, 240)
+
+
+def _cam(c) -> np.ndarray:
+    return np.array([*c.GetPosition(), *c.GetFocalPoint(), *c.GetViewUp(), c.GetViewAngle()])
+
+
+def test_drag_angles_are_vtk_trackball_rotation():
+    """One mouse move through VTK's own trackball style turns the camera as drag_angles + turn_camera do."""
+    import pyvista as pv
+    from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
+    from vtkmodules.vtkRenderingCore import vtkCamera, vtkRenderWindowInteractor
+
+    pl = pv.Plotter(off_screen=True, window_size=(400, 300))
+    pl.add_mesh(pv.Sphere())
+    ren, rw = pl.renderer, pl.ren_win
+    ren.ResetCamera()
+    ren.GetActiveCamera().Elevation(10)   # not a special pose
+    ren.GetActiveCamera().OrthogonalizeViewUp()
+    base = vtkCamera()
+    base.DeepCopy(ren.GetActiveCamera())
+    iren = vtkRenderWindowInteractor()
+    iren.SetRenderWindow(rw)
+    iren.EnableRenderOff()                # the style's own renders are not needed (and need a display)
+    style = vtkInteractorStyleTrackballCamera()
+    iren.SetInteractorStyle(style)
+    iren.SetEventInformation(200, 150)
+    style.OnLeftButtonDown()
+    iren.SetEventInformation(240, 130)    # VTK's y is up: 40 px right, 20 px down on the screen
+    style.OnMouseMove()
+    style.OnLeftButtonUp()
+    az, el = drag_angles(40, 20, 400, 300)
+    assert az == pytest.approx(-20.0) and el == pytest.approx(200.0 * 20 / 300)
+    mine = vtkCamera()
+    turn_camera(mine, base, az, el)
+    assert np.allclose(_cam(mine), _cam(ren.GetActiveCamera()), atol=1e-6)
+    assert not np.allclose(_cam(mine), _cam(base), atol=1e-3)
+    pl.close()
+
+
+def test_ring_views_cover_the_turn_nearest_first():
+    views = ring_views()
+    assert len(views) == round(360 / AZ_STEP_DEG) * len(ELEVATIONS_DEG) == len(set(views))
+    assert views[0] == (0.0, 0.0)
+    angles = [view_angle_deg(v, (0.0, 0.0)) for v in views]
+    assert angles == sorted(angles)
+    assert {az for az, _ in views} >= {180.0, -170.0, 170.0, 10.0, -10.0}
+    assert view_angle_deg((90.0, 0.0), (0.0, 0.0)) == pytest.approx(90.0)
+    assert view_angle_deg((180.0, 0.0), (-180.0, 0.0)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_ring_is_dropped_on_any_change_and_bounded():
+    ring = Ring(max_bytes=100)
+    assert ring.reset(("t", 1.0), now=0.0)
+    token = ring.token
+    ring.add((0.0, 0.0), "x" * 40)
+    assert not ring.reset(("t", 1.0), now=5.0)           # same view: the pictures stay
+    assert ring.token == token and (0.0, 0.0) in ring.pictures and ring.since == 0.0
+    assert ring.todo(2) == [v for v in ring.views if v != (0.0, 0.0)][:2]
+    assert ring.reset(("t", 1.5), now=6.0)               # another time (or camera, size, options...)
+    assert ring.token == token + 1 and ring.pictures == {} and ring.nbytes == 0 and ring.base is None
+    for v in ring.views[:3]:
+        ring.add(v, "y" * 40)
+    assert ring.complete and ring.todo(5) == []          # full: no more pictures are drawn
+    assert ring.meta()["token"] == ring.token and ring.meta()["count"] == len(ring.views)
+
+
+class _NoView:
+    """Stands for trame-vtk's remote view: counts the pictures the app pushes."""
+
+    pushes = 0
+
+    def update(self):
+        self.pushes += 1
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from cryoviz.deliver.app import ConsultationApp
+    from cryoviz.model.scene_load import load_scene
+
+    a = ConsultationApp(load_scene(SCENE), size=SIZE, preview_grid_mm=4.0, full_grid_mm=3.0,
+                        screenshot_dir=tmp_path_factory.mktemp("shots"))
+    if a.future is not None:
+        a.future.result(timeout=300)
+        a.process_pending()
+    a.state.ready()
+    a.view = _NoView()       # the ring needs a view to draw for (no server runs here)
+    a.ring = Ring()
+    yield a
+    a._on_exit()
+
+
+def _at_freeze(app):
+    start = next(c for c in app.state.chapters if c["id"].startswith("freeze"))["jump_s"]
+    app.state.t_s = float(start) + 30.0
+    app.state.flush()
+    app._show_now()
+
+
+def test_ring_pictures_are_the_renderers_own_and_leave_the_view_as_it_was(app):
+    _at_freeze(app)
+    ring, r = app.ring, app.renderer
+    assert ring.reset(app._turn_key())
+    before = _cam(r.plotter.camera)
+    shown = r.image()
+    imgs = app._turn_draw([(0.0, 0.0), (40.0, 15.0)])
+    assert imgs[0].shape == (round(SIZE[1] * RING_SCALE), round(SIZE[0] * RING_SCALE), 3)
+    assert np.allclose(_cam(r.plotter.camera), before) and tuple(r.plotter.ren_win.GetSize()) == SIZE
+    assert app._turn_key() == ring.key                  # drawing ahead changes nothing the page sees
+    assert np.array_equal(r.image(), shown)
+    assert not np.array_equal(imgs[0], imgs[1])
+    # the exact picture after the page's release at (40, 15) is the ring's view, drawn at full size
+    assert app.turn_to(ring.token, 40.0, 15.0, 1.0, 7)
+    app._show_now()
+    assert app.state.turn_applied == 7 and r.camera_moved()
+    from vtkmodules.vtkRenderingCore import vtkCamera
+
+    want = vtkCamera()
+    turn_camera(want, ring.base, 40.0, 15.0)
+    assert np.allclose(_cam(r.plotter.camera), _cam(want), atol=1e-6)
+    r.plotter.ren_win.SetSize(*imgs[1].shape[1::-1])
+    r.apply(app.story.state_at(float(app.state.t_s)))
+    same = r.image()
+    r.plotter.ren_win.SetSize(*SIZE)
+    assert np.abs(same.astype(int) - imgs[1].astype(int)).mean() < 1.0
+    assert app._turn_key() != ring.key                  # the camera moved: the next ring is another one
+    app.reset_view()
+
+
+@pytest.mark.parametrize("args", [
+    ("stale", 10.0, 0.0, 1.0, 1), (None, 10.0, 0.0, 1.0, 1), (True, 10.0, 0.0, 1.0, 1),
+    ("ok", math.nan, 0.0, 1.0, 1), ("ok", 10.0, 95.0, 1.0, 1), ("ok", 10.0, 0.0, 0.0, 1),
+    ("ok", 10.0, 0.0, 1e9, 1), ("ok", "10", 0.0, 1.0, 1), ("ok", 1e300, 0.0, 1.0, 1),
+    ("ok", [1], 0.0, 1.0, 1)])
+def test_turn_to_refuses_what_the_page_may_not_send(app, args):
+    _at_freeze(app)
+    ring = app.ring
+    ring.reset(app._turn_key())
+    app._turn_draw([(0.0, 0.0)])
+    token = {"ok": ring.token, "stale": ring.token + 1}.get(args[0], args[0])
+    before = _cam(app.renderer.plotter.camera)
+    assert not app.turn_to(token, *args[1:])
+    assert np.allclose(_cam(app.renderer.plotter.camera), before)

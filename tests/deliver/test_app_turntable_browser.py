@@ -1,0 +1,70 @@
+"""Rotation from the ring in a real Chromium: during a drag the page changes the 3D picture with nothing sent
+to the server; on release it sends the trackball angles of the whole drag once and the server's exact
+picture replaces the ring's."""
+
+from __future__ import annotations
+
+import pytest
+from _apphelpers import ServerProcess, coarse_scene, launch_chromium
+
+from cryoviz.deliver.app_turntable import drag_angles
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = {"width": 1024, "height": 768}
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    folder = tmp_path_factory.mktemp("serve")
+    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv, sync_playwright() as p:
+        srv.wait_ready()
+        browser = launch_chromium(p)
+        pg = browser.new_page(viewport=VIEWPORT)
+        pg.goto(srv.url)
+        pg.locator('[data-sim="full"]').wait_for(timeout=240_000)
+        yield pg
+        browser.close()
+        assert srv.alive(), srv.log()
+
+
+def test_a_drag_turns_the_view_from_the_ring_then_the_server_draws_it(page):
+    sent: list = []
+    # the page's WebSocket was opened before this test: watch it through the CDP session's frames
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.on("Network.webSocketFrameSent", lambda e: sent.append(e["response"]))
+    start = next(c for c in page.evaluate("() => window.trame.state.get('chapters')")
+                 if c["id"].startswith("freeze"))["jump_s"]
+    page.evaluate(f"() => window.trame.state.set('t_s', {float(start) + 30.0})")
+    page.wait_for_function("() => window.cvTurn.ring && window.cvTurn.jpegs.size >= 40"
+                           " && window.cvTurn.bitmaps.size >= 15", timeout=180_000)
+    box = page.get_by_label("3D view").bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+    page.mouse.move(x0, y0)
+    page.wait_for_timeout(300)
+    sent.clear()
+    page.mouse.down()
+    for i in range(1, 31):
+        page.mouse.move(x0 - 4 * i, y0 + i)
+        page.wait_for_timeout(20)
+    page.wait_for_timeout(200)
+    during = list(sent)
+    log = page.evaluate("() => window.cvTurn.log")
+    page.mouse.up()
+    page.wait_for_function("() => window.cvTurn.settle.length >= 1", timeout=60_000)
+    settle = page.evaluate("() => window.cvTurn.settle[0]")
+    # no server round trip while dragging: the page sent nothing at all
+    assert during == [], during[:3]
+    assert len(sent) >= 1                              # the release: the final angles, once
+    changed = [e for e in log if e["changed"]]
+    assert len({tuple(e["shown"]) for e in changed}) >= 2, log[-3:]
+    assert max(e["err"] for e in log) < 10.0          # the shown picture is the ring's nearest
+    # the angles sent on release are VTK's trackball angles of the whole drag
+    az, el = drag_angles(-4 * 30, 30, box["width"], box["height"])
+    assert settle["az"] == pytest.approx(az, abs=0.5) and settle["el"] == pytest.approx(el, abs=0.5)
+    assert page.evaluate("() => window.trame.state.get('turn_applied')") == settle["seq"]
+    # the ring's picture gave way to the server's exact one
+    assert page.locator("canvas.cv-turn").evaluate("c => getComputedStyle(c).visibility") == "hidden"

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import time
+import weakref
 
 from cryoviz.deliver.app_content import finite_or
 from cryoviz.deliver.app_guard import Rejected, finite
@@ -181,7 +182,12 @@ class TurntableMixin:
         if getattr(self, "_turn_task", None) is None or self._turn_task.done():
             self.ring = getattr(self, "ring", None) or Ring()
             self._turn_task = asyncio.get_event_loop().create_task(self._turn_loop())
-            self.server.controller.on_server_exited.add(lambda **_: self._turn_task.cancel())
+            self.server.controller.on_server_exited.add(self._turn_exit)
+
+    def _turn_exit(self, **_) -> None:
+        if getattr(self, "_turn_task", None) is not None:
+            self._turn_task.cancel()
+        self._turn_close()
 
     def _turn_key(self):
         """Everything the picture depends on, or None while nothing should be drawn ahead (playing)."""
@@ -223,6 +229,8 @@ class TurntableMixin:
         if not views:
             return
         images = self._turn_draw(views)
+        if not images:
+            return
         jpegs = await self._loop.run_in_executor(None, _encode_all, images)
         if self._turn_key() != key:     # something changed while encoding: these pictures are stale
             return
@@ -240,36 +248,51 @@ class TurntableMixin:
             self.state.turn_batch = {"token": self.ring.token,
                                      "items": [[az, el, jpeg] for (az, el), jpeg in items]}
 
-    def _turn_draw(self, views) -> list:
-        """Draw ``views`` of the ring with the renderer (camera and size restored after)."""
+    def _ring_renderer(self, size: tuple[int, int]):
+        """The renderer that draws the ring: another :class:`~cryoviz.view.render.SceneRenderer` of the shown
+        story, built once per result (same scene objects, same colours, same options).
+
+        The shown renderer is never turned for the ring: its label layout depends on the cameras it drew
+        before (a turn and back moved the organ names by up to 10 px), and trame-vtk may send its last frame.
+        Returns None on the turn that builds it (about 0.6 s), so the event loop breathes in between.
+        """
+        ref = getattr(self, "_ring_for", None)
+        if ref is None or ref() is not self.renderer:
+            self._turn_close()
+            self._ring_r = self._make_renderer(self.story, size)
+            self._ring_for = weakref.ref(self.renderer)   # a replaced renderer is not kept alive
+            return None
+        r = self._ring_r
+        if tuple(int(v) for v in r.plotter.ren_win.GetSize()) != tuple(size):
+            r.plotter.ren_win.SetSize(*size)
+        return r
+
+    def _turn_close(self) -> None:
+        """Let the ring's renderer go (a new result, or the server stops)."""
+        old, self._ring_r, self._ring_for = getattr(self, "_ring_r", None), None, None
+        if old is not None:
+            old.close()
+
+    def _turn_draw(self, views) -> list | None:
+        """Draw ``views`` of the ring (None while the ring's renderer is being built)."""
         from vtkmodules.vtkRenderingCore import vtkCamera
 
-        r, ring = self.renderer, self.ring
-        state = self.story.state_at(finite_or(self.state.t_s, 0.0))
-        rw, cam = r.plotter.ren_win, r.plotter.camera
-        size = tuple(int(v) for v in rw.GetSize())
-        if r.camera_moved():    # as _show_now: a camera the doctor turned is his until Play
-            r.set_options(hold_camera=True)
-        held = bool(r._opts["hold_camera"])   # read only: whether the story camera is the one shown
-        saved = vtkCamera()
-        saved.DeepCopy(cam)
+        ring, shown = self.ring, self.renderer
+        w, h = (int(v) for v in shown.plotter.ren_win.GetSize())
+        r = self._ring_renderer((max(16, round(w * RING_SCALE)), max(16, round(h * RING_SCALE))))
+        if r is None:
+            return None
         if ring.base is None:
             ring.base = vtkCamera()
-            ring.base.DeepCopy(cam)
+            ring.base.DeepCopy(shown.plotter.camera)
+        self._push_options(r)
+        r.set_options(hold_camera=True)   # the ring's own camera, turned below
+        state = self.story.state_at(finite_or(self.state.t_s, 0.0))
         images = []
-        try:
-            r.set_options(hold_camera=True)   # apply() keeps the ring's camera and lays labels out for it
-            rw.SetSize(max(16, round(size[0] * RING_SCALE)), max(16, round(size[1] * RING_SCALE)))
-            for az, el in views:
-                turn_camera(cam, ring.base, az, el)
-                r.apply(state)
-                images.append(r.image())
-        finally:
-            cam.DeepCopy(saved)
-            rw.SetSize(*size)
-            if not held:
-                r.set_options(hold_camera=False)
+        for az, el in views:
+            turn_camera(r.plotter.camera, ring.base, az, el)
             r.apply(state)
+            images.append(r.image())
         return images
 
     def turn_resend(self) -> None:

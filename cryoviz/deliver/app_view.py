@@ -100,10 +100,11 @@ class ViewMixin:
                 link.views_in_animations.remove(old_id)
         core.GetObjectIdMap().FreeObject(render_window)
 
-    def _push_options(self) -> None:
+    def _push_options(self, renderer=None) -> None:
+        """Give the page's display options to ``renderer`` (the shown one by default)."""
         s = self.state
         vis = s.organs_visible if isinstance(s.organs_visible, dict) else {}
-        self.renderer.set_options(
+        (renderer or self.renderer).set_options(
             organs_visible={k: v is not False for k, v in vis.items()}, cutaway=bool(s.cutaway),
             isotherms_c=tuple(v for k, v in st.ISOTHERMS_C.items() if s[k]),
             clinician=bool(s.clinician), lang=s.lang,

@@ -209,6 +209,8 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
             # the previous round's drag pictures (full size) beside the chosen mode, same page, same moment
             drag_s = 3.0 if quick else 5.0
             res["rotation"] = {m: live.rotation(page, drag_s, mode=m) for m in ("full", DRAG_MODE)}
+            # the ring of pictures drawn ahead (app_turntable): the page turns the view, same page and moment
+            res["rotation"]["ring"] = live.rotation_ring(page, drag_s)
             # play for play_s, sampling the server's memory
             samples = []
             t0 = time.monotonic()
@@ -269,7 +271,9 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
           f"after {m['played_s'] / 60:.0f} min playing, growth {m['growth_pct']:+.1f} % "
           f"(goal <= 1024 MB, < 5 %); heap {m['anon_start_mb']:.0f} -> {m['anon_end_mb']:.0f} MB, "
           f"mapped files {m['file_start_mb']:.0f} -> {m['file_end_mb']:.0f} MB", file=out)
-    ro_old, ro = res["rotation"]["full"], next(v for k, v in res["rotation"].items() if k != "full")
+    ro_old = res["rotation"]["full"]
+    ro = next(v for k, v in res["rotation"].items() if k not in ("full", "ring"))
+    rr = res["rotation"]["ring"]
     print("app: cold first picture (empty thermal, mesh and numba caches: the anatomy chapters while the "
           f"solver compiles) {res['cold']['first_image_s']:.1f} s, "
           f"warm {res['first_image_s']:.2f} s (goal <= 6)", file=out)
@@ -279,6 +283,15 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
           f"{ro['frame_ms_mean']:.0f} ms per picture in the browser in mode {ro['mode']!r} ({ro['pictures']} "
           f"pictures in {ro['drag_s']:.0f} s), full-size pictures as before {ro_old['frame_ms_mean']:.0f} ms "
           f"({ro_old['pictures']} pictures) (goal: the browser's frame rate, about 17 ms)", file=out)
+    print(f"app: rotation while dragging on the ring drawn ahead (the page shows the nearest of "
+          f"{rr['ring_views']} server pictures): a frame every {rr['frame_ms_median']:.0f} ms (median, p95 "
+          f"{rr['frame_ms_p95']:.0f}; {rr['frames']} frames, {rr['pictures_changed']} picture changes in "
+          f"{rr['drag_s']:.0f} s; the bench's mouse moved every {rr['mouse_ms_median']:.0f} ms), "
+          f"mouse to frame {rr['input_to_frame_ms_median']:.0f} ms (p95 "
+          f"{rr['input_to_frame_ms_p95']:.0f}), picture off the mouse's angle by at most "
+          f"{rr['angle_err_deg_max']:.1f} deg (median {rr['angle_err_deg_median']:.1f}); the exact picture "
+          f"{rr['exact_picture_after_release_ms']:.0f} ms after the release; ring complete "
+          f"{rr['ring_ready_s']:.1f} s after the previous drag (goal: about 17 ms a frame)", file=out)
     for k, v in rz.items():
         pre = "" if v.get("preview_s") is None else f", coarse preview {v['preview_s']:.1f} s"
         print(f"app: prostate to {k} ml: old numbers withdrawn {v['old_numbers_withdrawn_s']:.2f} s, first "

@@ -5,6 +5,9 @@ Each function drives an open Playwright page of a running ``cryoviz serve`` and 
 * :func:`playback`: story seconds per wall second at a chosen speed and pictures per second in the 3D view;
 * :func:`rotation`: a mouse drag on the 3D view (trame-vtk's remote view: the server draws each picture)
   and the time per picture the browser receives while dragging, in a chosen drag mode;
+* :func:`rotation_ring`: the same drag on the ring of pictures drawn ahead (``app_turntable``): the page's
+  frames while dragging, how late each shows the mouse, how far its picture is from the mouse's angle,
+  and how long after the release the server's exact picture arrives;
 * :func:`resize`: a sizing change to the time the new patient's first picture (the anatomy chapters) is
   shown in the page, and to the coarse preview and the full result;
 * :func:`cold_start`: spawning ``cryoviz serve`` to the first non-blank picture, with the caches the caller
@@ -21,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["cold_start", "forget_cached", "playback", "resize", "rotation", "stop"]
+__all__ = ["cold_start", "forget_cached", "playback", "resize", "rotation", "rotation_ring", "stop"]
 
 # counts pictures shown in the 3D view (trame-vtk's <img> and the playing JPEG <img>) and samples the clock
 _PLAY_JS = """
@@ -77,6 +80,7 @@ def rotation(page, seconds: float = 4.0, step_px: int = 6, mode: str | None = No
     ``mode`` is a drag mode of the app (:data:`cryoviz.deliver.app_view.DRAG_MODES`: picture scale and
     quality while dragging); None keeps the app's own.
     """
+    page.evaluate("() => { if (window.cvTurn) window.cvTurn.off = true; }")   # the remote view's own drag
     if mode is not None:
         page.evaluate(f"() => window.trame.state.set('drag_mode', {mode!r})")
         page.wait_for_timeout(1500)
@@ -94,6 +98,7 @@ def rotation(page, seconds: float = 4.0, step_px: int = 6, mode: str | None = No
         page.wait_for_timeout(16)                     # a 60 Hz mouse
     page.mouse.up()
     page.wait_for_timeout(800)
+    page.evaluate("() => { if (window.cvTurn) window.cvTurn.off = false; }")
     stamps = page.evaluate(_COUNT_STOP_JS)
     inside = [s - t_start for s in stamps if s - t_start <= seconds * 1000.0]
     gaps = [b - a for a, b in itertools.pairwise(inside)]
@@ -101,6 +106,62 @@ def rotation(page, seconds: float = 4.0, step_px: int = 6, mode: str | None = No
     return {"drag_s": seconds, "mouse_moves": i, "pictures": len(inside),
             "frame_ms_mean": (seconds * 1000.0 / len(inside)) if inside else float("nan"),
             "frame_ms_median": gaps[len(gaps) // 2] if gaps else float("nan"), "mode": mode}
+
+
+def _drag(page, seconds: float, step_px: int) -> int:
+    """The bench's mouse drag on the 3D view (a 60 Hz mouse); returns how many moves it made."""
+    box = page.locator('[aria-label="3D view"]').bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    t_end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < t_end:
+        i += 1
+        page.mouse.move(x0 + (i * step_px) % (box["width"] * 0.4), y0 + 20 * ((i // 20) % 2))
+        page.wait_for_timeout(16)
+    page.mouse.up()
+    return i
+
+
+def rotation_ring(page, seconds: float = 4.0, step_px: int = 6, ready_timeout_s: float = 120.0) -> dict:
+    """Drag across the 3D view for ``seconds`` on the ring of pictures drawn ahead (``app_turntable``).
+
+    Waits until the ring is complete (``ring_ready_s``: from this call, i.e. from the camera the previous
+    measurement left), then drags as
+    :func:`rotation`. Counted in the page (``window.cvTurn.log``, one entry per animation frame that
+    handled a mouse move): the time between those frames, the delay from the mouse event to the frame that
+    shows it, how many frames changed the picture, and the angle (degrees, between view directions) from
+    the mouse's camera to the shown picture's. After the release: how long until the server's exact
+    picture replaced the ring's (``window.cvTurn.settle``).
+    """
+    t0 = time.monotonic()
+    page.wait_for_function("() => window.cvTurn && window.cvTurn.ring && window.cvTurn.ring.count > 0 && "
+                           "window.cvTurn.jpegs.size >= window.cvTurn.ring.count",
+                           timeout=ready_timeout_s * 1000)
+    ready_s = time.monotonic() - t0
+    views = page.evaluate("() => window.cvTurn.ring.count")
+    page.wait_for_timeout(500)          # the bitmaps near the start decode
+    n0 = page.evaluate("() => { window.cvTurn.log = []; return window.cvTurn.settle.length; }")
+    moves = _drag(page, seconds, step_px)
+    page.wait_for_function(f"() => window.cvTurn.settle.length > {n0}", timeout=30_000)
+    log = page.evaluate("() => window.cvTurn.log")
+    settle = page.evaluate("() => window.cvTurn.settle[window.cvTurn.settle.length - 1]")
+    ts = [e["t"] for e in log]
+    gaps = sorted(b - a for a, b in itertools.pairwise(ts))
+    lag = sorted(e["t"] - e["input_t"] for e in log)
+    inputs = sorted({e["input_t"] for e in log})
+    mouse = sorted(b - a for a, b in itertools.pairwise(inputs))   # how often the bench's mouse moved
+    errs = [e["err"] for e in log if e["err"] is not None]
+    pick = lambda v, q: v[min(int(q * len(v)), len(v) - 1)] if v else float("nan")  # noqa: E731
+    return {"mode": "ring", "drag_s": seconds, "mouse_moves": moves, "frames": len(log),
+            "frame_ms_median": pick(gaps, 0.5), "frame_ms_p95": pick(gaps, 0.95),
+            "mouse_ms_median": pick(mouse, 0.5),
+            "input_to_frame_ms_median": pick(lag, 0.5), "input_to_frame_ms_p95": pick(lag, 0.95),
+            "pictures_changed": sum(1 for e in log if e["changed"]),
+            "angle_err_deg_max": max(errs) if errs else float("nan"),
+            "angle_err_deg_median": pick(sorted(errs), 0.5),
+            "exact_picture_after_release_ms": settle["ms"], "ring_ready_s": ready_s, "ring_views": views}
 
 
 def forget_cached(scene, grids_mm) -> int:

@@ -30,7 +30,7 @@ from cryoviz.deliver.app_guard import Rejected, finite
 from cryoviz.deliver.app_play import jpeg_bytes
 
 __all__ = ["AZ_STEP_DEG", "ELEVATIONS_DEG", "RING_SCALE", "STILL_S", "Ring", "TurntableMixin", "drag_angles",
-           "ring_views", "turn_camera", "turn_state"]
+           "ring_size", "ring_views", "turn_camera", "turn_state"]
 
 log = logging.getLogger("cryoviz.deliver.app")
 
@@ -43,10 +43,15 @@ ELEVATIONS_DEG = (-30.0, -15.0, 0.0, 15.0, 30.0)
 #: about 47 ms to draw and 22 kB of JPEG (measured at load 6-8 on 2 cores, llvmpipe).
 RING_SCALE = 0.5
 RING_QUALITY = 65
+#: Narrowest ring picture, px (a smaller view's ring is drawn at the view's own size): the renderer lays
+#: its caption, legend and disclaimer out for the window it draws, and at 191 px (a phone's view halved)
+#: they ran into each other and the disclaimer was cut.
+RING_MIN_PX = 480
 #: How long the view must stay unchanged before the ring is drawn, s.
 STILL_S = 0.3
-#: Ring pictures drawn per event-loop turn (each blocks the loop for about 50 ms).
-BATCH = 2
+#: Ring pictures drawn per event-loop turn (each blocks the loop for about 50 ms: one, so that a click or a
+#: timeline change waits for one small picture at most).
+BATCH = 1
 #: Largest ring the server keeps, bytes of JPEG (the full ring of 180 views is about 4 MB).
 MAX_RING_BYTES = 16 * 1024 * 1024
 #: VTK's trackball camera style: degrees of azimuth per view width (and elevation per view height).
@@ -54,6 +59,14 @@ TRACKBALL_DEG = 200.0
 #: The largest elevation and the zoom range the page may ask for.
 EL_LIMIT_DEG = 80.0
 ZOOM_RANGE = (0.25, 4.0)
+
+
+def ring_size(width_px: int, height_px: int) -> tuple[int, int]:
+    """Size (px) of the ring's pictures for a view of ``width_px`` x ``height_px``: :data:`RING_SCALE` of it,
+    but never narrower than :data:`RING_MIN_PX` nor larger than the view."""
+    w, h = max(int(width_px), 16), max(int(height_px), 16)
+    scale = min(1.0, max(RING_SCALE, RING_MIN_PX / w))
+    return max(16, round(w * scale)), max(16, round(h * scale))
 
 
 def drag_angles(dx_px: float, dy_px: float, width_px: float, height_px: float) -> tuple[float, float]:
@@ -203,37 +216,39 @@ class TurntableMixin:
         return (id(r), id(self.story), round(finite_or(s.t_s, 0.0), 4), options, size, camera)
 
     async def _turn_loop(self, tick_s: float = 0.1) -> None:
+        busy = False
         while True:
-            await asyncio.sleep(tick_s)
+            await asyncio.sleep(0.005 if busy else tick_s)   # between two ring pictures: a breath only
             try:
-                await self._turn_step()
+                busy = bool(await self._turn_step())
             except asyncio.CancelledError:
                 raise
             except Exception:   # the ring is a help: a failure leaves the remote view's rotation
                 log.exception("drawing the turntable ring failed")
                 await asyncio.sleep(1.0)
 
-    async def _turn_step(self) -> None:
+    async def _turn_step(self) -> bool:
+        """One step of the ring: drop it on a change, send it again, or draw one more picture (True)."""
         ring, key = self.ring, self._turn_key()
         if ring.reset(key):
             with self.state:
                 self.state.turn_ring = ring.meta()
-            return
+            return False
         if ring.resend and ring.pictures:
             self._turn_publish(list(ring.pictures.items())[-ring.resend:][:12])
             ring.resend = max(ring.resend - 12, 0)
-            return
+            return True
         if key is None or time.monotonic() - ring.since < STILL_S:
-            return
+            return False
         views = ring.todo(BATCH)
         if not views:
-            return
+            return False
         images = self._turn_draw(views)
         if not images:
-            return
+            return True
         jpegs = await self._loop.run_in_executor(None, _encode_all, images)
         if self._turn_key() != key:     # something changed while encoding: these pictures are stale
-            return
+            return False
         fresh = ring.size != images[0].shape[1::-1]
         ring.size = images[0].shape[1::-1]
         for view, jpeg in zip(views, jpegs, strict=True):
@@ -242,6 +257,7 @@ class TurntableMixin:
             with self.state:
                 self.state.turn_ring = ring.meta()
         self._turn_publish(list(zip(views, jpegs, strict=True)))
+        return True
 
     def _turn_publish(self, items) -> None:
         with self.state:
@@ -278,8 +294,7 @@ class TurntableMixin:
         from vtkmodules.vtkRenderingCore import vtkCamera
 
         ring, shown = self.ring, self.renderer
-        w, h = (int(v) for v in shown.plotter.ren_win.GetSize())
-        r = self._ring_renderer((max(16, round(w * RING_SCALE)), max(16, round(h * RING_SCALE))))
+        r = self._ring_renderer(ring_size(*shown.plotter.ren_win.GetSize()))
         if r is None:
             return None
         if ring.base is None:
@@ -287,6 +302,7 @@ class TurntableMixin:
             ring.base.DeepCopy(shown.plotter.camera)
         self._push_options(r)
         r.set_options(hold_camera=True)   # the ring's own camera, turned below
+        share_ice(shown, r)
         state = self.story.state_at(finite_or(self.state.t_s, 0.0))
         images = []
         for az, el in views:
@@ -322,6 +338,24 @@ class TurntableMixin:
         if n is not None:
             self.state.turn_applied = int(n)
         return ok
+
+
+def share_ice(src, dst) -> None:
+    """Give renderer ``dst`` the isotherm shells ``src`` contoured (same thermal result, same time).
+
+    Contouring the shells at a new time costs the ring's renderer 0.5-1.3 s on the event loop (measured at
+    load 8); the shown renderer has just done it for this time, so its meshes and field are shared (no
+    copy) and ``dst`` contours only when it is asked for another time.
+    """
+    a, b = src.shells, dst.shells
+    if b.history.result is a.history.result:
+        b.history = a.history
+    if a.key is None or b.key == a.key or b.history is not a.history:
+        return
+    b.field.point_data["T"] = a.field.point_data["T"]
+    for level, (mesh, _actor) in b.shells.items():
+        mesh.copy_from(a.shells[level][0], deep=False)
+    b.key = a.key
 
 
 def _encode_all(images) -> list[bytes]:

@@ -13,9 +13,11 @@ from _apphelpers import SCENE
 from cryoviz.deliver.app_turntable import (
     AZ_STEP_DEG,
     ELEVATIONS_DEG,
+    RING_MIN_PX,
     RING_SCALE,
     Ring,
     drag_angles,
+    ring_size,
     ring_views,
     turn_camera,
     view_angle_deg,
@@ -70,6 +72,13 @@ def test_ring_views_cover_the_turn_nearest_first():
     assert {az for az, _ in views} >= {180.0, -170.0, 170.0, 10.0, -10.0}
     assert view_angle_deg((90.0, 0.0), (0.0, 0.0)) == pytest.approx(90.0)
     assert view_angle_deg((180.0, 0.0), (-180.0, 0.0)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_ring_pictures_are_half_the_view_but_never_too_narrow_for_the_overlay():
+    assert ring_size(1280, 720) == (round(1280 * RING_SCALE), round(720 * RING_SCALE))
+    assert ring_size(760, 600)[0] == RING_MIN_PX and ring_size(760, 600)[1] == round(600 * RING_MIN_PX / 760)
+    assert ring_size(382, 312) == (382, 312)        # a phone's view: the ring is drawn at its own size
+    assert ring_size(0, 0) == (16, 16)
 
 
 def test_ring_is_dropped_on_any_change_and_bounded():
@@ -128,7 +137,7 @@ def test_ring_pictures_are_the_renderers_own_and_leave_the_view_as_it_was(app):
     before = _cam(r.plotter.camera)
     shown = r.image()
     imgs = app._turn_draw([(0.0, 0.0), (40.0, 15.0)]) or app._turn_draw([(0.0, 0.0), (40.0, 15.0)])
-    assert imgs[0].shape == (round(SIZE[1] * RING_SCALE), round(SIZE[0] * RING_SCALE), 3)
+    assert imgs[0].shape == (*ring_size(*SIZE)[::-1], 3) == (SIZE[1], SIZE[0], 3)   # a small view: its size
     assert np.allclose(_cam(r.plotter.camera), before) and tuple(r.plotter.ren_win.GetSize()) == SIZE
     assert app._turn_key() == ring.key                  # drawing ahead changes nothing the page sees
     assert np.array_equal(r.image(), shown)

@@ -7,7 +7,7 @@
 (function () {
   'use strict';
   var T = window.cvTurn = {ring: null, jpegs: new Map(), bitmaps: new Map(), decoding: new Set(),
-                           log: [], settle: [], drags: 0, seq: 0};
+                           log: [], settle: [], drags: 0, seq: 0, off: false};
   var MIN_READY = 15;                 // pictures received before the page takes a drag
   var BITMAP_BYTES = 96 * 1024 * 1024; // decoded pictures kept at once
   var drag = null, zoom = null, frameReq = 0, canvas = null, view = null, pending = null;
@@ -65,7 +65,7 @@
   }
   function ready() {
     var st = window.trame && window.trame.state;
-    return T.ring && T.bitmaps.has(key(0, 0)) && T.jpegs.size >= MIN_READY && st && !st.get('playing')
+    return !T.off && T.ring && T.bitmaps.has(key(0, 0)) && T.jpegs.size >= MIN_READY && st && !st.get('playing')
       && !document.querySelector('#cv-frame.cv-on');
   }
   function show(k, scale) {
@@ -84,7 +84,7 @@
     if (hit && hit[1] !== drag.shown) { changed = show(hit[1], drag.zoom); drag.shown = hit[1]; }
     else if (hit && drag.zoomed) { canvas.style.transform = 'scale(' + drag.zoom + ')'; }
     drag.zoomed = false;
-    T.log.push({t: now, input_t: drag.inputT, az: drag.az, el: drag.el, zoom: drag.zoom,
+    T.log.push({t: performance.now(), frame_t: now, input_t: drag.inputT, az: drag.az, el: drag.el, zoom: drag.zoom,
                 shown: hit ? hit[0] : null, err: hit ? angle(hit[0], [drag.az, drag.el]) : null,
                 changed: changed});
     if (T.log.length > 5000) T.log.splice(0, 1000);

@@ -28,8 +28,10 @@ _CSS = """
 .cv-main { flex: 2 1 0; display: flex; flex-direction: column; min-width: 0; }
 .cv-view { flex: 1 1 auto; min-height: 160px; position: relative;
            max-width: 1920px; max-height: 1200px; width: 100%; align-self: center; }
+/* the playing picture has its own compositing layer: a new picture repaints only it (round 3: Chromium
+   45-46 against 51 ms CPU per picture) */
 .cv-frame { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
-            pointer-events: none; background: #000; display: none; }
+            pointer-events: none; background: #000; display: none; will-change: transform; }
 .cv-frame.cv-on { display: block; }
 .cv-turn { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
            pointer-events: none; visibility: hidden; background: #000; transform-origin: 50% 50%; }

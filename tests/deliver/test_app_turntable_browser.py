@@ -68,3 +68,21 @@ def test_a_drag_turns_the_view_from_the_ring_then_the_server_draws_it(page):
     assert page.evaluate("() => window.trame.state.get('turn_applied')") == settle["seq"]
     # the ring's picture gave way to the server's exact one
     assert page.locator("canvas.cv-turn").evaluate("c => getComputedStyle(c).visibility") == "hidden"
+
+
+def test_the_wheel_zooms_the_shown_picture_then_the_server_draws_the_zoom(page):
+    page.wait_for_function("() => window.cvTurn.ring && window.cvTurn.jpegs.size >= 40"
+                           " && window.cvTurn.bitmaps.size >= 15", timeout=180_000)
+    n = page.evaluate("() => window.cvTurn.settle.length")
+    box = page.get_by_label("3D view").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for _ in range(3):
+        page.mouse.wheel(0, -100)
+        page.wait_for_timeout(30)
+    scale = page.locator("canvas.cv-turn").evaluate("c => c.style.transform")
+    assert scale.startswith("scale(1.") and page.locator("canvas.cv-turn").evaluate(
+        "c => getComputedStyle(c).visibility") == "visible"
+    page.wait_for_function(f"() => window.cvTurn.settle.length > {n}", timeout=60_000)
+    settle = page.evaluate("() => window.cvTurn.settle[window.cvTurn.settle.length - 1]")
+    assert settle["zoom"] == pytest.approx(1.1 ** 3, rel=1e-6) and settle["az"] == 0 and settle["el"] == 0
+    assert page.locator("canvas.cv-turn").evaluate("c => getComputedStyle(c).visibility") == "hidden"

@@ -86,3 +86,33 @@ def test_the_wheel_zooms_the_shown_picture_then_the_server_draws_the_zoom(page):
     settle = page.evaluate("() => window.cvTurn.settle[window.cvTurn.settle.length - 1]")
     assert settle["zoom"] == pytest.approx(1.1 ** 3, rel=1e-6) and settle["az"] == 0 and settle["el"] == 0
     assert page.locator("canvas.cv-turn").evaluate("c => getComputedStyle(c).visibility") == "hidden"
+
+
+def test_a_pinch_on_a_touch_screen_zooms_from_the_ring(page):
+    """Two fingers on a tablet: the shown picture scales with their distance; the release sends the zoom."""
+    url = page.url
+    tab = page.context.browser.new_page(viewport=VIEWPORT, has_touch=True)
+    try:
+        tab.goto(url)
+        tab.wait_for_function("() => window.cvTurn && window.cvTurn.ring && window.cvTurn.jpegs.size >= 40"
+                              " && window.cvTurn.bitmaps.size >= 15", timeout=180_000)
+        box = tab.get_by_label("3D view").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        cdp = tab.context.new_cdp_session(tab)
+
+        def touch(kind, spread):
+            points = [] if kind == "touchEnd" else [{"x": cx - spread, "y": cy, "id": 1},
+                                                     {"x": cx + spread, "y": cy, "id": 2}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        touch("touchStart", 50)
+        for k in range(1, 11):
+            touch("touchMove", 50 + 5 * k)      # the fingers move apart: 100 px -> 200 px
+            tab.wait_for_timeout(20)
+        assert tab.locator("canvas.cv-turn").evaluate("c => getComputedStyle(c).visibility") == "visible"
+        touch("touchEnd", 0)
+        tab.wait_for_function("() => window.cvTurn.settle.length >= 1", timeout=60_000)
+        settle = tab.evaluate("() => window.cvTurn.settle[0]")
+        assert settle["zoom"] == pytest.approx(2.0, rel=0.05)
+    finally:
+        tab.close()

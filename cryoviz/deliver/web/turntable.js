@@ -134,6 +134,8 @@
     if (drag) {  // a second finger: pinch
       if (e.pointerType === 'touch' && drag.pointers.size === 1) {
         drag.pointers.set(e.pointerId, [e.clientX, e.clientY]); stop(e);
+        var v = Array.from(drag.pointers.values());   // the pinch starts from the fingers' distance now
+        drag.pinch0 = Math.hypot(v[0][0] - v[1][0], v[0][1] - v[1][1]); drag.zoom0 = drag.zoom;
       }
       return;
     }

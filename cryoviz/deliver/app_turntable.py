@@ -203,9 +203,11 @@ class TurntableMixin:
         self._turn_close()
 
     def _turn_key(self):
-        """Everything the picture depends on, or None while nothing should be drawn ahead (playing)."""
+        """Everything the picture depends on, or None while nothing should be drawn ahead: while playing, and
+        while the solver runs (a cold start or a re-planning: the ring's pictures would take the CPU from
+        the first picture and the result; there the remote view turns the anatomy chapters)."""
         s, r = self.state, self.renderer
-        if r is None or self.view is None or s.playing or s.frame_jpeg:
+        if r is None or self.view is None or s.playing or s.frame_jpeg or s.sim_busy:
             return None
         cam = r.plotter.camera
         size = tuple(int(v) for v in r.plotter.ren_win.GetSize())
@@ -275,6 +277,9 @@ class TurntableMixin:
         ref = getattr(self, "_ring_for", None)
         if ref is None or ref() is not self.renderer:
             self._turn_close()
+            # a second render window made before the shown one ever drew left the page without any remote
+            # picture (a cold start: the ring was built before the first page connected); draw it first
+            self.renderer.plotter.render()
             self._ring_r = self._make_renderer(self.story, size)
             self._ring_for = weakref.ref(self.renderer)   # a replaced renderer is not kept alive
             return None

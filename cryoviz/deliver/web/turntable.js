@@ -156,6 +156,7 @@
   function onWheel(e) {
     if (!(drag || ready()) || e.ctrlKey) return;
     stop(e);
+    if (pending && !drag) return;  // the last turn's exact picture is on its way: this ring is stale
     if (!drag) { start(null); drag.wheel = true; }
     if (!drag.wheel) return;
     drag.zoom = clampZoom(drag.zoom * Math.pow(1.1, -e.deltaY / 100));

@@ -32,11 +32,18 @@ class PendingMixin:
     """Anatomy first, result after (see the module docstring)."""
 
     _wanted_t: float | None = None
+    _withdrawn_sent = None      # threading.Event set once the page was sent the withdrawal (a sizing change)
     _play_on_result = False
 
     def _anatomy_story(self, scene):
         """The anatomy chapters of ``scene`` in the page's language (None: the scene has none)."""
         from cryoviz.story.pending import anatomy_story
+
+        sent = getattr(self, "_withdrawn_sent", None)
+        if sent is not None:      # a sizing change: the page hears first that the old numbers are gone
+            sent.wait(0.5)
+        if getattr(self, "solver", None) is not None:   # and the full run reaches the solver process
+            self.solver.handed_over()
 
         return anatomy_story(scene, lang=self.state.lang, grid_mm=self.resim.full_grid_mm)
 

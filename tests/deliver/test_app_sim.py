@@ -10,6 +10,25 @@ import pytest
 from _apphelpers import SCENE
 
 
+def _gone(child, timeout_s: float = 10.0) -> bool:
+    """Whether the child process ended within ``timeout_s``. The executor's own thread may reap it first,
+    and then ``is_alive()`` in this thread can go on answering True for a process that no longer exists:
+    /proc tells (a process that ended but was not yet reaped is a zombie, state Z)."""
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        child.join(timeout=0.1)
+        status = Path(f"/proc/{child.pid}/status")
+        try:
+            zombie = "\nState:\tZ" in status.read_text()
+        except OSError:
+            return True
+        if zombie or not child.is_alive():
+            return True
+    return False
+
+
 def test_the_solver_process_fills_the_cache_from_a_niced_child(tmp_path, monkeypatch, capfd):
     from cryoviz.deliver.app_sim import NICE, SolverProcess
     from cryoviz.model.scene_load import load_scene
@@ -32,8 +51,7 @@ def test_the_solver_process_fills_the_cache_from_a_niced_child(tmp_path, monkeyp
         assert "solver running" not in capfd.readouterr().err
     finally:
         solver.close()
-    child.join(timeout=10)
-    assert not child.is_alive()
+    assert _gone(child)
     with pytest.raises(RuntimeError, match="closed"):          # closed: no run anywhere any more
         solver.simulate(scene, 4.0)
 
@@ -93,3 +111,29 @@ def test_an_exit_without_close_does_not_wait_for_the_run(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, timeout=120, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert time.monotonic() - t0 < 25, "the exit waited for the 0.75 mm run"
+
+
+def test_warm_up_starts_the_child_once_and_later_runs_are_handed_over(tmp_path, monkeypatch):
+    from cryoviz.deliver.app_sim import SolverProcess
+    from cryoviz.model.scene_load import load_scene
+    from cryoviz.physics.thermal import is_cached
+
+    monkeypatch.setenv("CRYOVIZ_CACHE", str(tmp_path / "cache"))
+    scene = load_scene(SCENE)
+    solver = SolverProcess()
+    try:
+        assert solver.handed_over(0.01) is False             # no child yet: nothing to wait for
+        warm = solver.warm_up(scene)
+        assert warm is not None and warm.result(timeout=300) > 0
+        assert solver.warm_up(scene) is None                 # a child is up: not twice
+        assert not (tmp_path / "cache").exists() or not [
+            p for p in (tmp_path / "cache").iterdir() if "thermal-" in p.name]   # the warm-up stores nothing
+        (child,) = solver._pool._processes.values()
+        fut = solver.start(scene, 4.0)
+        assert solver.handed_over(60.0) is True               # the warm child took the run
+        fut.result(timeout=300)
+        assert is_cached(scene, 4.0)
+        assert list(solver._pool._processes.values()) == [child]   # the same child ran both
+    finally:
+        solver.close()
+    assert solver.warm_up(scene) is None and solver.handed_over(0.01) is False   # closed

@@ -44,13 +44,6 @@ __all__ = ["KEY_STEP_S", "ConsultationApp", "check_host", "is_loopback", "read_a
 
 log = logging.getLogger(__name__)
 _SERVER_IDS = itertools.count()
-#: Seconds after the server is up before the solver process is started and warmed (a consultation that
-#: starts from a cached result; the page's first picture comes first).
-WARM_SOLVER_AFTER_S = 3.0
-#: Seconds the event loop gets to send the page the withdrawn numbers before the re-planning worker starts
-#: the anatomy chapters (whose meshes hold the interpreter lock in long calls: the page heard of the
-#: withdrawal only with the new anatomy, 0.4-0.9 s later, measured in docs/app.md).
-WITHDRAW_SEND_S = 0.05
 #: Rectal gap after hydrodissection, mm (median 11.2 mm, Lomas et al. 2019; the scene model's default).
 HYDRO_GAP_MM = 11.0
 
@@ -345,11 +338,7 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         self.sim_started = time.perf_counter()
         if self.solver is not None:   # the solver starts now, while the anatomy chapters are drawn
             self.solver.start(scene, self.resim.full_grid_mm)
-        self._withdrawn_sent = sent = threading.Event()
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_later(WITHDRAW_SEND_S, sent.set)
-        else:
-            sent.set()
+        self._send_withdrawal_first()
         self.future = self.resim.submit(scene)
 
     def screenshot(self) -> Path:
@@ -378,13 +367,6 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         return paths
 
     # ---------------------------------------------------------------------------------------- life
-    def _warm_solver(self, **_):
-        """Server ready: a little later, start the solver process and load the solver in it (if no run did
-        already), so that the first sizing change does not wait for it (:meth:`SolverProcess.warm_up`)."""
-        if self.solver is None:
-            return
-        asyncio.get_event_loop().call_later(WARM_SOLVER_AFTER_S, lambda: self.solver.warm_up(self.scene))
-
     def _on_exit(self, **_):
         """Server exited: stop the loop, the re-simulation pool and the renderer (once)."""
         if self._play_task is not None:

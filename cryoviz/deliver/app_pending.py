@@ -11,7 +11,9 @@ playing at the end of the anatomy chapters plays on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
 
 from trame.decorators import change
@@ -21,6 +23,13 @@ from cryoviz.deliver.app_content import finite_or
 __all__ = ["PendingMixin", "is_pending"]
 
 log = logging.getLogger("cryoviz.deliver.app")
+#: Seconds after the server is up before the solver process is started and warmed (a consultation that
+#: starts from a cached result; the page's first picture comes first).
+WARM_SOLVER_AFTER_S = 3.0
+#: Seconds the event loop gets to send the page the withdrawn numbers before the re-planning worker starts
+#: the anatomy chapters (whose meshes hold the interpreter lock in long calls: the page heard of the
+#: withdrawal only with the new anatomy, 0.4-0.9 s later, measured in docs/app.md).
+WITHDRAW_SEND_S = 0.05
 
 
 def is_pending(story) -> bool:
@@ -77,6 +86,24 @@ class PendingMixin:
         self.sim_started = time.perf_counter()
         # no coarse preview: the anatomy chapters show the patient now, and the full result comes sooner
         return self.resim.submit(scene, preview=self.resim.preview_after_anatomy, anatomy=False)
+
+    def _send_withdrawal_first(self) -> None:
+        """At a sizing change, before the worker starts: let the event loop send the page the withdrawn
+        numbers first (:data:`WITHDRAW_SEND_S`); :meth:`_anatomy_story` waits for it."""
+        self._withdrawn_sent = sent = threading.Event()
+        loop = getattr(self, "_loop", None)
+        if loop is not None and loop.is_running():
+            loop.call_later(WITHDRAW_SEND_S, sent.set)
+        else:
+            sent.set()
+
+    def _warm_solver(self, **_):
+        """Server ready: a little later, start the solver process and load the solver in it (if no run did
+        already), so that the first sizing change does not wait for it (:meth:`SolverProcess.warm_up`)."""
+        solver = getattr(self, "solver", None)
+        if solver is None:
+            return
+        asyncio.get_event_loop().call_later(WARM_SOLVER_AFTER_S, lambda: solver.warm_up(self.scene))
 
     def _install_stage(self, story, stage: str, previous) -> None:
         """Pending bookkeeping of :meth:`_install` (``story`` replaces ``previous``, before it is shown)."""

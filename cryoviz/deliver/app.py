@@ -36,6 +36,7 @@ from cryoviz.deliver.app_pending import PendingMixin, is_pending
 from cryoviz.deliver.app_play import KEY_STEP_S, FramePacer, PlayClock, PlayMixin
 from cryoviz.deliver.app_serve import check_host, is_loopback, read_auth_key, serve
 from cryoviz.deliver.app_sim import SolverProcess
+from cryoviz.deliver.app_start import StartMixin
 from cryoviz.deliver.app_turntable import TurntableMixin, turn_state
 from cryoviz.deliver.app_view import DRAG_MODE, ViewMixin, drag_state
 
@@ -48,7 +49,7 @@ _SERVER_IDS = itertools.count()
 HYDRO_GAP_MM = 11.0
 
 
-class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameApp):
+class ConsultationApp(StartMixin, PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameApp):
     """One consultation: a story, its renderer and the page around it.
 
     Parameters
@@ -74,12 +75,14 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         off: the page shows them in large type) by default.
     say : callable, optional
         ``say(text)`` reports what the server is doing (``cryoviz serve`` prints it in the terminal).
+    first_in_background : bool
+        Build the first story beside the web server (``cryoviz serve``, :mod:`cryoviz.deliver.app_start`).
     """
 
     def __init__(self, scene, server=None, *, size: tuple[int, int] = (960, 600),
                  preview_grid_mm: float = 2.0, full_grid_mm: float | None = None,
                  screenshot_dir: str | Path = "cryoviz-screenshots", build_story=None, make_renderer=None,
-                 say=None):
+                 say=None, first_in_background: bool = False):
         super().__init__(server if server is not None else get_server(f"cryoviz-{next(_SERVER_IDS)}"),
                          client_type="vue3")
         from cryoviz.story.text import load_text
@@ -103,6 +106,7 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         self._us_last = (None, 0.0)
         self.view = None
         self.renderer = None
+        self._init_start()
         self.map_thread: threading.Thread | None = None
         self.story = None
         self.grid_mm: float | None = None
@@ -114,7 +118,7 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         self.resim = st.Resimulator(self._build_story, self._from_worker, self._worker_failed,
                                     preview_grid_mm=preview_grid_mm,
                                     full_grid_mm=full_grid_mm or scene.thermal.grid_mm,
-                                    build_anatomy=self._anatomy_story)
+                                    build_anatomy=self._first_anatomy)
         self._init_state()
         # a preview only pays when it is coarser than the full grid and the full result is not cached
         two_stage = (preview_grid_mm > self.resim.full_grid_mm
@@ -124,14 +128,20 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         self.resim.preview_grid_mm = preview_grid_mm if preview_grid_mm > self.resim.full_grid_mm else None
         t0 = time.perf_counter()
         first = preview_grid_mm if two_stage else self.resim.full_grid_mm
-        self.future = self._start(scene, first, two_stage)
-        self.startup_s = time.perf_counter() - t0
-        self.say(f"first picture ready in {self.startup_s:.1f} s; starting the web server")
+        self.startup_s: float | None = None
+        if first_in_background:
+            self.future = self._start_in_background(scene, first, two_stage)
+        else:
+            self.first_picture_out.set()
+            self.future = self._start(scene, first, two_stage)
+            self.startup_s = time.perf_counter() - t0
+            self.say(f"first picture ready in {self.startup_s:.1f} s; starting the web server")
         self._build_ui()
         self.server.controller.on_server_ready.add(self._on_ready)
         self.server.controller.on_server_ready.add(self._turn_ready)
         self.server.controller.on_server_ready.add(self._warm_solver)
         self.server.controller.on_server_exited.add(self._on_exit)
+        self.server.controller.on_client_connected.add(self._client_connected)
 
     # ------------------------------------------------------------------------------------ state
     def _init_state(self) -> None:
@@ -153,7 +163,8 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
             "numbers": [], "legend": [], "screenshot_path": "", "take_home_path": "", "labels": {},
             "disclaimer": "",
             "spared_title": "", "grid_mm": 0.0, "frame_jpeg": b"", "frame_seq": 0,
-            "pending_chapters": [], "pending_text": "", **drag_state(DRAG_MODE), **turn_state(),
+            "pending_chapters": [], "pending_text": "", "view_epoch": 0,
+            **drag_state(DRAG_MODE), **turn_state(),
         })
         self._apply_text(lang)
 
@@ -165,6 +176,7 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         """The default builder: the solver process fills the cache, then the story loads from it."""
         grid = float(scene.thermal.grid_mm if grid_mm is None else grid_mm)
         if self.solver is not None and not thermal_is_cached(scene, grid):
+            self._wait_first_picture()   # a background start: the first picture goes out first (app_start)
             self.solver.simulate(scene, grid)
         story = default_build_story(scene, lang=lang, grid_mm=grid)
         story.anatomy.meshes()
@@ -175,25 +187,17 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         grid = float(story.result.metrics.get("grid_mm", 0.0) or 0.0)
         since = "" if self.sim_started is None else f" after {time.perf_counter() - self.sim_started:.1f} s"
         what = "full" if stage == "full" else "preview"
-        self.say("anatomy chapters of the new patient ready; the freezing is being computed" if stage ==
-                 "anatomy" else f"{what} result ready ({grid:g} mm){since}")
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._install_and_flush, story, stage, gen)
-        else:
-            self._pending.append((story, stage, gen))
+        if stage != "anatomy" or self.startup_s is not None:    # a first one is told when it is shown
+            self.say("anatomy chapters of the new patient ready; the freezing is being computed" if stage ==
+                     "anatomy" else f"{what} result ready ({grid:g} mm){since}")
+        self._handed_over = True
+        self._to_loop((story, stage, gen))
 
     def _worker_failed(self, exc: BaseException, gen: int) -> None:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-        def report():
-            with self.state:
-                self.state.sim_busy = False
-                self.state.sim_error = msg
-
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(report)
-        else:
-            self._pending.append((None, msg, gen))
+        if gen == self.resim.generation:   # (not a run the closing server abandoned)
+            self.say(f"could not compute this patient: {msg}")
+        self._to_loop((None, msg, gen))    # None: a failure, reported on the page
 
     def process_pending(self) -> int:
         """Install stories finished while no event loop ran (in-process use and tests); return how many."""
@@ -220,6 +224,8 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         size = self.size
         if self.renderer is not None:
             size = tuple(int(v) for v in self.renderer.plotter.window_size)
+        elif self._blank is not None:   # the page already gave the empty window its size
+            size = tuple(int(v) for v in self._blank.GetSize()) or size
         renderer = self._make_renderer(story, size)
         old, self.renderer, self.story, previous = self.renderer, renderer, story, self.story
         self.grid_mm = float(story.result.metrics.get("grid_mm", 0.0) or 0.0)
@@ -239,6 +245,8 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         if self.view is not None:
             self.view.replace_view(renderer.plotter.render_window)
         self._show(force=True)
+        self._drop_blank()
+        self._said_first(stage)
         if old is not None:
             self._forget_window(old.plotter.render_window)
             old.close()
@@ -272,12 +280,15 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
         if not (isinstance(t_s, (int, float)) and not isinstance(t_s, bool) and t == t_s):
             self.state.t_s = t
             return
-        self._show()
+        if self.started:
+            self._show()
 
     @change("lang")
     def _on_lang(self, lang, **_):
         from cryoviz.model.scene import LANGUAGES
 
+        if not self.started:    # the first story is built in the language of the state
+            return
         if lang not in LANGUAGES:
             self.state.lang = self.story.lang
             return
@@ -301,8 +312,9 @@ class ConsultationApp(PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameA
     @change("organs_visible", "cutaway", "iso_0", "iso_m20", "iso_m40", "clinician", "lesion_us",
             "section_view")
     def _on_view_options(self, **_):
-        self._push_options()
-        self._show()
+        if self.started:
+            self._push_options()
+            self._show()
 
     @change("volume_ml", "rectum_gap_mm", "hydrodissection", "preset")
     def _on_sizing(self, volume_ml, rectum_gap_mm, hydrodissection, preset, **_):

@@ -153,6 +153,8 @@ def screen(app: Any, changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[s
     rejected: list[str] = []
     if not isinstance(changes, Mapping):
         return accepted, rejected
+    if not getattr(app, "started", True):   # no story shown yet (a background start): nothing to act on
+        return accepted, [str(k)[:80] for k in changes]
     for key, value in changes.items():
         check = CLIENT_KEYS.get(key) if isinstance(key, str) else None
         if check is None:

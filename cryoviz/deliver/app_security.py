@@ -159,6 +159,13 @@ class ServerGuard(ViewRpcGuard):
             if name in fm:
                 obj, func = fm[name]
                 fm[name] = (obj, wrap(func))
+        for name in ("viewport.image.push.observer.add", "viewport.image.push.original.size"):
+            if name in fm:      # a view mounting on a replaced window: see ConsultationApp.stale_view_asked
+                obj, func = fm[name]
+                fm[name] = (obj, self._stale_check(func))
+        if "viewport.image.push" in fm:     # the first picture asked for: the solver may start (app_start)
+            obj, func = fm["viewport.image.push"]
+            fm["viewport.image.push"] = (obj, self._picture_check(func))
         send_error = handler.sendWrappedError
 
         async def short_error(rpcid, code, message, data=None, client_id=None):
@@ -181,6 +188,8 @@ class ServerGuard(ViewRpcGuard):
             if problem:
                 log.warning("refused %s %s: %s", request.method, request.path[:80], problem)
                 return web.Response(status=403, text="forbidden\n")
+            if request.path in ("/", "/index.html") and hasattr(self.app, "page_asked"):
+                self.app.page_asked()   # a page is loading: the solver waits for it (app_start)
             return await handler(request)
 
         return check_origin
@@ -246,6 +255,8 @@ class ServerGuard(ViewRpcGuard):
             if not isinstance(name, str) or not isinstance(args if args is not None else [], list) \
                     or not isinstance(kwargs if kwargs is not None else {}, dict):
                 return None
+            if not getattr(self.app, "started", True):   # no story shown yet: no button has a meaning
+                return None
             if name in FILE_TRIGGERS:
                 now = time.monotonic()
                 if now - self._last_shot < SHOT_EVERY_S:
@@ -254,6 +265,26 @@ class ServerGuard(ViewRpcGuard):
             return await func(proto, name, list(args or [])[:8], dict(kwargs or {}))
 
         return trigger
+
+    def _stale_check(self, func):
+        def check(proto, view_id=None, *args, **kwargs):
+            from cryoviz.deliver.app_serve import REPLACED_VIEWS
+
+            asked = getattr(self.app, "stale_view_asked", None)
+            if asked is not None and str(view_id) in REPLACED_VIEWS:
+                asked(str(view_id))
+            return func(proto, view_id, *args, **kwargs)
+
+        return check
+
+    def _picture_check(self, func):
+        def check(proto, options=None, *args, **kwargs):
+            asked = getattr(self.app, "picture_asked", None)
+            if asked is not None and isinstance(options, dict):
+                asked(str(options.get("view")))
+            return func(proto, options, *args, **kwargs)
+
+        return check
 
     def _client_error(self, func):
         def client_error(proto, message=None, *_, **__):

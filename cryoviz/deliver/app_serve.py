@@ -276,7 +276,7 @@ def serve(scene_path, host: str = "127.0.0.1", port: int = 8080, auth_key: str |
     scene = load_scene(scene_path, check_geometry=True)
     quiet_logs()
     tune_allocator()
-    app = ConsultationApp(scene, say=say)
+    app = ConsultationApp(scene, say=say, first_in_background=True)   # the page loads while it builds
     server = app.server
     # never wslink's public default secret: a shared key, or a random one only this server's page receives
     secret = auth_key if auth_key is not None else new_secret()

@@ -174,9 +174,10 @@ def build_ui(app) -> VAppLayout:
 def _main_column(app) -> None:
     with html.Div(classes="cv-view", raw_attrs=['role="region"', 'aria-label="3D view"']):
         # while the doctor drags, the server draws smaller, cheaper pictures (app_view.DRAG_MODES)
-        app.view = vtk_widgets.VtkRemoteView(app.renderer.plotter.render_window, still_quality=92,
+        app.view = vtk_widgets.VtkRemoteView(app.render_window, still_quality=92,
                                              interactive_ratio=("drag_ratio",),
-                                             interactive_quality=("drag_quality",))
+                                             interactive_quality=("drag_quality",),
+                                             raw_attrs=[':key="view_epoch"'])   # app_start.stale_view_asked
         # while playing, the server's pictures arrive as JPEG over the remote view (app_play.FRAME_JS)
         html.Img(alt="", classes="cv-frame", raw_attrs=['id="cv-frame"'])
         # a drag or zoom shows the ring's pictures here, drawn by the page (web/turntable.js)

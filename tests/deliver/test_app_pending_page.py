@@ -24,6 +24,8 @@ def test_fresh_start_shows_the_anatomy_first_then_the_result(tmp_path, monkeypat
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(srv.url)
         page.get_by_label("3D view").locator("img").first.wait_for(timeout=60_000)
+        # the web server starts before the anatomy is built (app_start): "starting" first, then the anatomy
+        page.locator('#cv-sim[data-stage="anatomy"], #cv-sim[data-sim="full"]').first.wait_for(timeout=120e3)
         stage = page.locator("#cv-sim").get_attribute("data-stage")
         assert stage == "anatomy", srv.log()
         chapters = page.get_by_role("group", name="Chapters")

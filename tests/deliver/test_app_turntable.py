@@ -119,8 +119,18 @@ def app(tmp_path_factory):
     a.state.ready()
     a.view = _NoView()       # the ring needs a view to draw for (no server runs here)
     a.ring = Ring()
+    a.turn_resend()          # as the page does once it shows its first picture: the ring may be drawn
     yield a
     a._on_exit()
+
+
+def test_no_ring_before_a_page_asks_for_it(app):
+    app._turn_wanted = False
+    try:
+        assert app._turn_key() is None
+    finally:
+        app.turn_resend()
+    assert app._turn_key() is not None
 
 
 def _at_freeze(app):

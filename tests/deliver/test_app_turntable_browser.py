@@ -71,7 +71,9 @@ def test_a_drag_turns_the_view_from_the_ring_then_the_server_draws_it(page):
 
 
 def test_the_wheel_zooms_the_shown_picture_then_the_server_draws_the_zoom(page):
-    page.wait_for_function("() => window.cvTurn.ring && window.cvTurn.jpegs.size >= 40"
+    # the ring of the camera the last test's drag left (not that drag's ring, which the server drops)
+    page.wait_for_function("() => window.cvTurn.ring && window.cvTurn.settle.every(s => s.token < "
+                           "window.cvTurn.ring.token) && window.cvTurn.jpegs.size >= 40"
                            " && window.cvTurn.bitmaps.size >= 15", timeout=180_000)
     n = page.evaluate("() => window.cvTurn.settle.length")
     box = page.get_by_label("3D view").bounding_box()

@@ -107,7 +107,7 @@
     if (!d) return;
     if (Math.abs(d.az) < 1e-6 && Math.abs(d.el) < 1e-6 && d.zoom === 1) { hide(); return; }
     T.seq += 1;
-    pending = {seq: T.seq, t0: performance.now(), az: d.az, el: d.el, zoom: d.zoom};
+    pending = {seq: T.seq, t0: performance.now(), az: d.az, el: d.el, zoom: d.zoom, token: d.token};
     window.trame.trigger('cv_turn', [d.token, d.az, d.el, d.zoom, T.seq]);
     setTimeout(function () { if (pending && pending.seq === T.seq) { pending = null; hide(); } }, 5000);
   }
@@ -172,7 +172,7 @@
     var st = window.trame.state;
     if (st.get('turn_applied') !== pending.seq) return;
     T.settle.push({seq: pending.seq, ms: performance.now() - pending.t0, az: pending.az, el: pending.el,
-                   zoom: pending.zoom});
+                   zoom: pending.zoom, token: pending.token});
     pending = null;
     hide();
   }
@@ -202,7 +202,14 @@
         }
       });
     });
-    window.trame.trigger('cv_turn_sync');
+    // the server draws the ring only once a page has its first 3D picture (not to delay it)
+    var asked = false;
+    function ask() { if (!asked) { asked = true; window.trame.trigger('cv_turn_sync'); } }
+    var first = view.querySelector('img:not(.cv-frame)');
+    if (first && first.complete && first.naturalWidth > 0) { ask(); }
+    view.addEventListener('load', function (e) {
+      if (e.target.tagName === 'IMG' && !e.target.classList.contains('cv-frame')) ask();
+    }, true);
   }
   attach();
 })();

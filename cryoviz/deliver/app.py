@@ -162,7 +162,7 @@ class ConsultationApp(StartMixin, PendingMixin, PlayMixin, TurntableMixin, ViewM
             "spared": {}, "spared_lines": [], "us_src": "", "sensor_svg": "", "probe_rows": [],
             "numbers": [], "legend": [], "screenshot_path": "", "take_home_path": "", "labels": {},
             "disclaimer": "",
-            "spared_title": "", "grid_mm": 0.0, "frame_jpeg": b"", "frame_seq": 0,
+            "spared_title": "", "grid_mm": 0.0, "frame_jpeg": None, "frame_seq": 0,
             "pending_chapters": [], "pending_text": "", "view_epoch": 0,
             **drag_state(DRAG_MODE), **turn_state(),
         })

@@ -377,7 +377,7 @@ class PlayMixin:
     def _clear_frame(self) -> None:
         if not self.state.playing:
             with self.state:
-                self.state.frame_jpeg = b""
+                self.state.frame_jpeg = None
 
     def frame_shown(self, seq) -> None:
         """The page showed playing picture ``seq`` (see :data:`FRAME_JS`): the next may be drawn."""

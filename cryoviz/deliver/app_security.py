@@ -159,10 +159,11 @@ class ServerGuard(ViewRpcGuard):
             if name in fm:
                 obj, func = fm[name]
                 fm[name] = (obj, wrap(func))
-        for name in ("viewport.image.push.observer.add", "viewport.image.push.original.size"):
-            if name in fm:      # a view mounting on a replaced window: see ConsultationApp.stale_view_asked
-                obj, func = fm[name]
-                fm[name] = (obj, self._stale_check(func))
+        if "viewport.image.push.observer.add" in fm:    # a view mounting on a replaced window (only there:
+            # a mounted view's resize can still name the old window for a moment after a replacement, and a
+            # new mount would blank it): see ConsultationApp.stale_view_asked
+            obj, func = fm["viewport.image.push.observer.add"]
+            fm["viewport.image.push.observer.add"] = (obj, self._stale_check(func))
         if "viewport.image.push" in fm:     # the first picture asked for: the solver may start (app_start)
             obj, func = fm["viewport.image.push"]
             fm["viewport.image.push"] = (obj, self._picture_check(func))

@@ -159,8 +159,9 @@ def test_a_page_whose_scripts_ran_while_the_window_was_replaced_still_gets_the_a
         _first_image(page, 120)
         assert held.is_set()
         assert page.locator("#cv-sim").get_attribute("data-stage") in ("anatomy", "full")
-        if raced[0]:    # its view mounted on the gone window, and was mounted again
-            assert page.evaluate("() => window.trame.state.get('view_epoch')") >= 1
+        # (whether its view mounted on the gone window and was mounted again, view_epoch >= 1, depends on
+        # when trame subscribed the page to changes: seen both ways; the remount itself is checked in process)
+        assert raced and raced[0], "the anatomy was in before the page read the state: nothing was tested"
         browser.close()
         said = [line for line in srv.log().splitlines() if line.startswith("cryoviz serve:")]
     # the web server was up before the anatomy was built; the solver ran after the first picture

@@ -40,6 +40,8 @@ def test_html_in_scene_names_stays_text_with_the_clinician_view_on(server):
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(server.url)       # no ?secret: the page fetches this server's own secret
             page.get_by_label("3D view").locator("img").first.wait_for(timeout=60_000)
+            # the sensor chart exists only once the result does (nothing before it): wait for it
+            page.locator('[data-sim="full"]').wait_for(timeout=240_000)
             page.get_by_label("Clinician view").check(force=True)
             chart = page.get_by_role("img", name="Sensor temperatures")
             chart.wait_for(timeout=30_000)

@@ -318,14 +318,20 @@ class TurntableMixin:
             images.append(r.image())
         return images
 
-    def turn_resend(self) -> None:
+    def turn_resend(self) -> bool:
         """A page has shown its first 3D picture and asks for the ring drawn so far (trigger
         ``cv_turn_sync``). Only then is the ring drawn at all: drawn while the first page was still
-        loading, it delayed that page's first picture from 13-17 s to 21-31 s (warm start, load 17-24)."""
+        loading, it delayed that page's first picture from 13-17 s to 21-31 s (warm start, load 17-24).
+
+        Returns True, the page's sign that it was heard: the server drops every trigger before its first
+        story is shown (:mod:`~cryoviz.deliver.app_security`), and a page whose first picture was the
+        empty window's asks again with its next picture.
+        """
         self._turn_wanted = True
         ring = getattr(self, "ring", None)
         if ring is not None:
             ring.resend = len(ring.pictures)
+        return True
 
     def turn_to(self, token=None, azimuth=None, elevation=None, zoom=None, seq=None) -> bool:
         """The page's drag or zoom ended at (``azimuth``, ``elevation``, ``zoom``) from ring ``token``'s

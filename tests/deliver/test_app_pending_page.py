@@ -45,6 +45,10 @@ def test_fresh_start_shows_the_anatomy_first_then_the_result(tmp_path, monkeypat
         assert still_pending, "the result came before the pending page was checked: the checks are void"
         assert pending.count() == 0 and chapters.locator("button").count() == 8
         assert page.get_by_role("status").filter(has_text="being computed").count() == 0
+        # the page opened on the empty window: its first ask for the ring of pictures drawn ahead (dropped,
+        # nothing was shown yet) was made again with the story's picture, and the ring came
+        page.wait_for_function("() => window.cvTurn.synced === true && window.cvTurn.ring"
+                               " && window.cvTurn.jpegs.size >= 15", timeout=120_000)
         browser.close()
         log = srv.log()
     said = [line for line in log.splitlines() if line.startswith("cryoviz serve:")]

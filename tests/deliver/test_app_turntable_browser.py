@@ -14,23 +14,46 @@ pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1024, "height": 768}
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
+_RING_JS = """() => { const T = window.cvTurn || {}, st = window.trame && window.trame.state;
+  return {synced: T.synced, ring: T.ring && T.ring.token, jpegs: T.jpegs && T.jpegs.size,
+          bitmaps: T.bitmaps && Array.from(T.bitmaps.keys()).slice(0, 5), settle: T.settle,
+          server_ring: st && st.get('turn_ring'), playing: st && st.get('playing'),
+          sim: st && st.get('sim_status')}; }"""
 
+
+def wait_ring(pg, condition: str, srv) -> None:
+    """Wait (at most 180 s) for the page's ring to meet ``condition``; say what the page had if not."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        pg.wait_for_function(f"() => window.cvTurn && window.cvTurn.ring && ({condition})", timeout=180_000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"no ring ({condition}): {pg.evaluate(_RING_JS)}\n{srv.log()}") from None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
-    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv, sync_playwright() as p:
+    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv:
         srv.wait_ready()
-        browser = launch_chromium(p)
-        pg = browser.new_page(viewport=VIEWPORT)
-        pg.goto(srv.url)
-        pg.locator('[data-sim="full"]').wait_for(timeout=240_000)
-        yield pg
-        browser.close()
+        yield srv
         assert srv.alive(), srv.log()
 
 
-def test_a_drag_turns_the_view_from_the_ring_then_the_server_draws_it(page):
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        pg = browser.new_page(viewport=VIEWPORT)
+        pg.goto(server.url)
+        pg.locator('[data-sim="full"]').wait_for(timeout=240_000)
+        yield pg
+        browser.close()
+
+
+def test_a_drag_turns_the_view_from_the_ring_then_the_server_draws_it(page, server):
     sent: list = []
     # the page's WebSocket was opened before this test: watch it through the CDP session's frames
     cdp = page.context.new_cdp_session(page)
@@ -39,8 +62,7 @@ def test_a_drag_turns_the_view_from_the_ring_then_the_server_draws_it(page):
     start = next(c for c in page.evaluate("() => window.trame.state.get('chapters')")
                  if c["id"].startswith("freeze"))["jump_s"]
     page.evaluate(f"() => window.trame.state.set('t_s', {float(start) + 30.0})")
-    page.wait_for_function("() => window.cvTurn.ring && window.cvTurn.jpegs.size >= 40"
-                           " && window.cvTurn.bitmaps.size >= 15", timeout=180_000)
+    wait_ring(page, "window.cvTurn.jpegs.size >= 40 && window.cvTurn.bitmaps.size >= 15", server)
     box = page.get_by_label("3D view").bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
     page.mouse.move(x0, y0)
@@ -85,11 +107,10 @@ _WHEEL_JS = """
 """
 
 
-def test_the_wheel_zooms_the_shown_picture_then_the_server_draws_the_zoom(page):
+def test_the_wheel_zooms_the_shown_picture_then_the_server_draws_the_zoom(page, server):
     # the ring of the camera the last test's drag left (not that drag's ring, which the server drops)
-    page.wait_for_function("() => window.cvTurn.ring && window.cvTurn.settle.every(s => s.token < "
-                           "window.cvTurn.ring.token) && window.cvTurn.jpegs.size >= 40"
-                           " && window.cvTurn.bitmaps.size >= 15", timeout=180_000)
+    wait_ring(page, "window.cvTurn.settle.every(s => s.token < window.cvTurn.ring.token)"
+              " && window.cvTurn.jpegs.size >= 40 && window.cvTurn.bitmaps.size >= 15", server)
     n = page.evaluate("() => window.cvTurn.settle.length")
     box = page.get_by_label("3D view").bounding_box()
     # three wheel notches in one gesture (within the page's 250-ms end-of-wheel wait however busy the machine
@@ -103,7 +124,7 @@ def test_the_wheel_zooms_the_shown_picture_then_the_server_draws_the_zoom(page):
     assert page.locator("canvas.cv-turn").evaluate("c => getComputedStyle(c).visibility") == "hidden"
 
 
-def test_a_pinch_on_a_touch_screen_zooms_from_the_ring(page):
+def test_a_pinch_on_a_touch_screen_zooms_from_the_ring(page, server):
     """Two fingers on a tablet: the shown picture scales with their distance; the release sends the zoom."""
     url = page.url
     tab = page.context.browser.new_page(viewport=VIEWPORT, has_touch=True)
@@ -113,10 +134,8 @@ def test_a_pinch_on_a_touch_screen_zooms_from_the_ring(page):
         last = page.evaluate("() => window.cvTurn.settle.length ? "
                              "window.cvTurn.settle[window.cvTurn.settle.length - 1].token : -1")
         tab.goto(url)
-        tab.wait_for_function("() => window.cvTurn && window.cvTurn.ring"
-                              f" && window.cvTurn.ring.token > {last} && window.cvTurn.jpegs.size >= 40"
-                              " && window.cvTurn.bitmaps.size >= 15"
-                              " && window.cvTurn.bitmaps.has('0.0/0.0')", timeout=180_000)
+        wait_ring(tab, f"window.cvTurn.ring.token > {last} && window.cvTurn.jpegs.size >= 40"
+                  " && window.cvTurn.bitmaps.size >= 15 && window.cvTurn.bitmaps.has('0.0/0.0')", server)
         box = tab.get_by_label("3D view").bounding_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         cdp = tab.context.new_cdp_session(tab)

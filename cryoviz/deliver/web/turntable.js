@@ -7,7 +7,7 @@
 (function () {
   'use strict';
   var T = window.cvTurn = {ring: null, jpegs: new Map(), bitmaps: new Map(), decoding: new Set(),
-                           log: [], settle: [], drags: 0, seq: 0, off: false};
+                           log: [], settle: [], drags: 0, seq: 0, off: false, synced: false};
   var MIN_READY = 15;                 // pictures received before the page takes a drag
   var BITMAP_BYTES = 96 * 1024 * 1024; // decoded pictures kept at once
   var drag = null, zoom = null, frameReq = 0, canvas = null, view = null, pending = null;
@@ -202,9 +202,18 @@
         }
       });
     });
-    // the server draws the ring only once a page has its first 3D picture (not to delay it)
-    var asked = false;
-    function ask() { if (!asked) { asked = true; window.trame.trigger('cv_turn_sync'); } }
+    // the server draws the ring only once a page has its first 3D picture (not to delay it). The server
+    // answers true; before its first story is shown it drops every trigger, and the picture this page
+    // loaded first may be the empty window's: then the next picture (the story's first) asks again.
+    var asked = false, asking = false, again = false;
+    function ask() {
+      if (asked) return;
+      if (asking) { again = true; return; }
+      asking = true; again = false;
+      Promise.resolve(window.trame.trigger('cv_turn_sync')).then(function (ok) { return ok === true; },
+                                                                  function () { return false; })
+        .then(function (ok) { asking = false; asked = ok; T.synced = ok; if (!ok && again) ask(); });
+    }
     var first = view.querySelector('img:not(.cv-frame)');
     if (first && first.complete && first.naturalWidth > 0) { ask(); }
     view.addEventListener('load', function (e) {

@@ -85,18 +85,7 @@ def rotation(page, seconds: float = 4.0, step_px: int = 6, mode: str | None = No
         page.evaluate(f"() => window.trame.state.set('drag_mode', {mode!r})")
         page.wait_for_timeout(1500)
     mode = mode or page.evaluate("() => window.trame.state.get('drag_mode')")
-    box = page.locator('[aria-label="3D view"]').bounding_box()
-    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
-    page.mouse.move(x0, y0)
-    t_start = page.evaluate(_COUNT_START_JS)
-    page.mouse.down()
-    t_end = time.monotonic() + seconds
-    i = 0
-    while time.monotonic() < t_end:
-        i += 1
-        page.mouse.move(x0 + (i * step_px) % (box["width"] * 0.4), y0 + 20 * ((i // 20) % 2))
-        page.wait_for_timeout(16)                     # a 60 Hz mouse
-    page.mouse.up()
+    i, t_start = _drag(page, seconds, step_px, before_press=lambda: page.evaluate(_COUNT_START_JS))
     page.wait_for_timeout(800)
     page.evaluate("() => { if (window.cvTurn) window.cvTurn.off = false; }")
     stamps = page.evaluate(_COUNT_STOP_JS)
@@ -108,11 +97,16 @@ def rotation(page, seconds: float = 4.0, step_px: int = 6, mode: str | None = No
             "frame_ms_median": gaps[len(gaps) // 2] if gaps else float("nan"), "mode": mode}
 
 
-def _drag(page, seconds: float, step_px: int) -> int:
-    """The bench's mouse drag on the 3D view (a 60 Hz mouse); returns how many moves it made."""
+def _drag(page, seconds: float, step_px: int, before_press=lambda: None) -> tuple[int, object]:
+    """The bench's mouse drag on the 3D view (a 60 Hz mouse).
+
+    ``before_press`` is called with the mouse over the view, just before the button goes down (a
+    measurement's start). Returns how many moves the mouse made and what ``before_press`` returned.
+    """
     box = page.locator('[aria-label="3D view"]').bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
     page.mouse.move(x0, y0)
+    started = before_press()
     page.mouse.down()
     t_end = time.monotonic() + seconds
     i = 0
@@ -121,7 +115,7 @@ def _drag(page, seconds: float, step_px: int) -> int:
         page.mouse.move(x0 + (i * step_px) % (box["width"] * 0.4), y0 + 20 * ((i // 20) % 2))
         page.wait_for_timeout(16)
     page.mouse.up()
-    return i
+    return i, started
 
 
 def rotation_ring(page, seconds: float = 4.0, step_px: int = 6, ready_timeout_s: float = 120.0) -> dict:
@@ -143,7 +137,7 @@ def rotation_ring(page, seconds: float = 4.0, step_px: int = 6, ready_timeout_s:
     views = page.evaluate("() => window.cvTurn.ring.count")
     page.wait_for_timeout(500)          # the bitmaps near the start decode
     n0 = page.evaluate("() => { window.cvTurn.log = []; return window.cvTurn.settle.length; }")
-    moves = _drag(page, seconds, step_px)
+    moves, _ = _drag(page, seconds, step_px)
     page.wait_for_function(f"() => window.cvTurn.settle.length > {n0}", timeout=30_000)
     log = page.evaluate("() => window.cvTurn.log")
     settle = page.evaluate("() => window.cvTurn.settle[window.cvTurn.settle.length - 1]")

@@ -101,7 +101,8 @@ def simulate(scene, grid_mm: float | None = None, use_cache: bool = True, anatom
     key = cache_key(scene, grid_mm, table) if use_cache else ""
     if use_cache:
         hit = load_result(folder, key)
-        if hit is not None:
+        if hit is not None:  # the cached metrics name no scene file: this run's is written in
+            hit.metrics = {**hit.metrics, "scene": str(scene.path)}
             return hit
 
     if anatomy is None:

@@ -89,11 +89,16 @@ def load_result(folder: Path, key: str) -> ThermalResult | None:
 
 
 def store_result(folder: Path, key: str, result: ThermalResult) -> None:
-    """Store ``result`` (with its metrics) under ``key`` in ``folder``."""
+    """Store ``result`` (with its metrics) under ``key`` in ``folder``.
+
+    The key leaves the scene's path out (the same scene from two files shares one entry), so the stored
+    metrics do too: their ``scene`` is blank, and :func:`~cryoviz.physics.thermal.simulate` writes the
+    path of the run that loads them. No file name (perhaps a patient's) is kept in the cache.
+    """
     grid = result.grid
     meta = {"spacing_mm": float(grid.spacing_mm), "sensor_names": list(result.sensors),
             "sensor_positions": [[n, list(p)] for n, p in result.sensor_positions_mm.items()],
-            "probes": [asdict(p) for p in result.probes], "metrics": result.metrics}
+            "probes": [asdict(p) for p in result.probes], "metrics": {**result.metrics, "scene": ""}}
     arrays = {"times_s": result.times_s, "min_temp_c": result.min_temp_c, "labels": grid.labels,
               "origin_mm": np.asarray(grid.origin_mm, float), "probe_temps_c": result.probe_temps_c,
               **{f"sensor_{i}": s for i, s in enumerate(result.sensors.values())}}

@@ -84,3 +84,23 @@ def test_simulate_unwinds_on_sigterm(tmp_path):
     assert proc.returncode == 130, (proc.returncode, err[-800:])               # today: -15
     assert "Traceback" not in err and err.strip().endswith("interrupted")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".thermal-")]
+
+
+def test_metrics_name_this_runs_scene_never_a_cached_ones(tmp_path, monkeypatch):
+    """The cache key leaves the scene's path out, so a second file with the same scene loads the first
+    one's entry: its metrics must still name the second file, and the cache must hold no file name."""
+    from cryoviz.cli import main
+
+    monkeypatch.setenv("CRYOVIZ_CACHE", str(tmp_path / "cache"))
+    text = SCENE.read_text(encoding="utf-8")
+    first, second = tmp_path / "a" / "john_doe_1956.toml", tmp_path / "b" / "plan.toml"
+    for p in (first, second):
+        p.parent.mkdir()
+        p.write_text(text, encoding="utf-8")
+    for p in (first, second):
+        assert main(["simulate", str(p), "--grid-mm", "4", "--json", str(p.with_suffix(".json"))]) == 0
+    out = [json.loads(p.with_suffix(".json").read_text(encoding="utf-8")) for p in (first, second)]
+    assert [m["scene"] for m in out] == [str(first), str(second)]             # today: the second says first
+    assert out[0]["organs"] == out[1]["organs"]                  # the same result, from the cache
+    (entry,) = [p for p in (tmp_path / "cache").iterdir() if p.name.startswith("thermal-")]
+    assert "john_doe" not in (entry / "meta.json").read_text(encoding="utf-8")

@@ -137,7 +137,7 @@ class Ring:
         self.size = (0, 0)      # the ring pictures' size, px
         self.pictures: dict[tuple[float, float], bytes] = {}
         self.nbytes = 0
-        self.resend = 0         # pictures still to send again (a new tab asked for the ring)
+        self.resend: list[tuple[float, float]] = []   # views still to send again (a new tab asked)
 
     def reset(self, key, now: float | None = None) -> bool:
         """Start a new ring for ``key`` if it differs from the current one; True when it did."""
@@ -145,8 +145,22 @@ class Ring:
             return False
         self.key, self.token = key, self.token + 1
         self.since = time.monotonic() if now is None else float(now)
-        self.pictures, self.nbytes, self.base, self.size, self.resend = {}, 0, None, (0, 0), 0
+        self.pictures, self.nbytes, self.base, self.size, self.resend = {}, 0, None, (0, 0), []
         return True
+
+    def ask_resend(self) -> None:
+        """A page asked for the ring drawn so far: queue every picture drawn until now to be sent again."""
+        self.resend = list(self.pictures)
+
+    def next_resend(self, n: int) -> list[tuple[tuple[float, float], bytes]]:
+        """The next ``n`` queued ``(view, jpeg)`` pairs to send again, nearest first (taken off the queue).
+
+        The queue holds the views themselves, not a count from the end: a picture finished while the page's
+        request arrived is added after it, and a count from the end then skipped the ring's first picture
+        (straight ahead), without which the page never takes a drag.
+        """
+        views, self.resend = self.resend[:n], self.resend[n:]
+        return [(v, self.pictures[v]) for v in views if v in self.pictures]
 
     def todo(self, n: int) -> list[tuple[float, float]]:
         """The next ``n`` views to draw (none when the ring is complete or full)."""
@@ -238,9 +252,10 @@ class TurntableMixin:
             with self.state:
                 self.state.turn_ring = ring.meta()
             return False
-        if ring.resend and ring.pictures:
-            self._turn_publish(list(ring.pictures.items())[-ring.resend:][:12])
-            ring.resend = max(ring.resend - 12, 0)
+        if ring.resend:
+            again = ring.next_resend(12)
+            if again:
+                self._turn_publish(again)
             return True
         if key is None or time.monotonic() - ring.since < STILL_S:
             return False
@@ -330,7 +345,7 @@ class TurntableMixin:
         self._turn_wanted = True
         ring = getattr(self, "ring", None)
         if ring is not None:
-            ring.resend = len(ring.pictures)
+            ring.ask_resend()
         return True
 
     def turn_to(self, token=None, azimuth=None, elevation=None, zoom=None, seq=None) -> bool:

@@ -97,6 +97,24 @@ def test_ring_is_dropped_on_any_change_and_bounded():
     assert ring.meta()["token"] == ring.token and ring.meta()["count"] == len(ring.views)
 
 
+def test_a_page_asking_again_gets_every_picture_even_one_finished_meanwhile():
+    """CI: a second tab asked while a picture was being encoded; counting from the end then skipped the
+    ring's first picture (straight ahead), and that tab never took a drag."""
+    ring = Ring()
+    ring.reset(("t", 1.0), now=0.0)
+    first = ring.views[:5]
+    for v in first:
+        ring.add(v, f"jpeg{v}")
+    ring.ask_resend()
+    ring.add(ring.views[5], "late")                    # finished while the request arrived: sent live
+    sent = ring.next_resend(3) + ring.next_resend(3) + ring.next_resend(3)
+    assert [v for v, _ in sent] == first and first[0] == (0.0, 0.0)
+    assert [j for _, j in sent] == [f"jpeg{v}" for v in first]
+    assert ring.resend == [] and ring.next_resend(3) == []
+    ring.ask_resend()
+    assert ring.reset(("t", 2.0), now=1.0) and ring.resend == []   # a new ring: nothing old is sent
+
+
 class _NoView:
     """Stands for trame-vtk's remote view: counts the pictures the app pushes."""
 

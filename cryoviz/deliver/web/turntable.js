@@ -58,6 +58,11 @@
       }
     }).catch(function () { T.decoding.delete(k); });
   }
+  function nearerThanKept(k) {  // nearer the view than the farthest decoded picture (decode drops that one)
+    var at = drag ? [drag.az, drag.el] : [0, 0], a = angle(k.split('/').map(Number), at), far = -1;
+    T.bitmaps.forEach(function (_bm, kk) { far = Math.max(far, angle(kk.split('/').map(Number), at)); });
+    return a < far;
+  }
   function reset(ring) {
     T.bitmaps.forEach(function (bm) { bm.close(); });
     T.bitmaps.clear(); T.jpegs.clear(); T.decoding.clear();
@@ -198,7 +203,7 @@
         var k = key(it[0], it[1]);
         if (!T.jpegs.has(k)) {
           T.jpegs.set(k, it[2]);
-          if (T.bitmaps.size + T.decoding.size < bitmapBudget()) decode(k);
+          if (T.bitmaps.size + T.decoding.size < bitmapBudget() || nearerThanKept(k)) decode(k);
         }
       });
     });

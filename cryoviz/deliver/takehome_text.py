@@ -113,19 +113,22 @@ _AFTER = {"target": "target", "rectal_wall": "rectum_gap", "urethral_wall": "ure
           "sphincter": "sphincter", "nerve_bundles": "nerves_frozen"}
 
 
-def with_warnings(figures: list[Figure], metrics: dict, text: dict) -> list[Figure]:
-    """Attach what each of the model's warnings means (the story's ``[warnings]`` sentences, with their
-    published ranges and sources) to the figure line of its structure; a warning about a structure with no
-    line (the bladder) or about none becomes a line of its own at the end."""
-    from cryoviz.story.outcomes import findings, unexplained_codes
+def with_warnings(figures: list[Figure], metrics: dict, text: dict, scene=None) -> list[Figure]:
+    """Attach what each of the model's warnings means (the story's sentences, with the published ranges that
+    fit the plan and their sources: :func:`cryoviz.story.captions.warning_line`) to the figure line of its
+    structure; a warning about a structure with no line (the bladder) or about none becomes a line of its
+    own at the end."""
+    from cryoviz.story.captions import warning_line
+    from cryoviz.story.outcomes import findings, target_kind, unexplained_codes
 
+    kind = target_kind(scene, metrics)
     found = findings(metrics)
     notes: dict[str, list[str]] = {}
     loose: list[str] = []
     keys = [f.key for f in figures]
     for f in found:
         for code in f.codes:
-            said = text.get("warnings", {}).get(code)
+            said = warning_line(text, code, kind)
             if not said:
                 continue
             key = _AFTER.get(f.structure)
@@ -134,7 +137,7 @@ def with_warnings(figures: list[Figure], metrics: dict, text: dict) -> list[Figu
             if key == "nerves_frozen" and key not in keys:
                 key = "nerves"
             (notes.setdefault(key, []) if key in keys else loose).append(said)
-    loose += [text["warnings"][c] for c in unexplained_codes(metrics, found) if c in text.get("warnings", {})]
+    loose += [said for c in unexplained_codes(metrics, found) if (said := warning_line(text, c, kind))]
     out = [Figure(f.key, f.text, f.froze, tuple(notes.get(f.key, ()))) for f in figures]
     return out + [Figure("warning", line) for line in loose]
 
@@ -162,26 +165,31 @@ class TakeHomeText:
 def take_home_text(story, date: _dt.date | None = None) -> TakeHomeText:
     """Collect the take-home text for a story (its language, its scene's metrics).
 
-    The risks are the lines of the story's "after" chapter that quote a rate (they carry their sources);
-    the display name is printed only when the scene gives one (``scene.display_name``), never a file name.
+    The risks are the published ranges the story's "after" chapter lists for this plan (with their sources;
+    a whole-gland plan gets no figure of men treated on part of the gland), and the sources are the ones
+    those lines cite; the display name is printed only when the scene gives one (``scene.display_name``),
+    never a file name.
     """
     from cryoviz import __version__
+    from cryoviz.story.captions import risk_lines
+    from cryoviz.story.outcomes import target_kind
 
     text, lang = story.text, story.lang
     ex = text["export"]
     m = story.result.metrics
     date = date or _dt.date.today()
-    after_cues = list(text["chapters"]["after"]["cues"])
-    risks = [c for c in after_cues if "%" in c]
+    kind = target_kind(story.scene, m)
+    risks = risk_lines(text, kind)
+    sources = [*ex["source_list"], *([ex["source_partial"]] if kind != "whole_gland" else [])]
     name = getattr(story.scene, "display_name", None)
     grid = format_number(float(m.get("grid_mm", 0.0)), lang, 1)
     return TakeHomeText(
         lang=lang, title_html=ex["html_title"], title_pdf=ex["pdf_title"], intro=ex["intro"],
         prepared_for=fill(ex["prepared_for"], {"name": name}) if name else None,
-        figures=with_warnings(figure_lines(m, text, lang), m, text),
+        figures=with_warnings(figure_lines(m, text, lang), m, text, story.scene),
         figures_source=fill(ex["figures_source"], {"version": __version__, "grid_mm": grid}) or "",
         risks=risks, after=[ex["after_catheter"], ex["after_psa"]],
-        questions=list(ex["question_list"]), sources=list(ex["source_list"]),
+        questions=list(ex["question_list"]), sources=sources,
         disclaimer=text["common"]["disclaimer"],
         made_by=fill(ex["made_by"], {"version": __version__, "date": date.isoformat()}) or "",
         model_note=text["common"]["model_note"],

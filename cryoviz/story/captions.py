@@ -22,7 +22,8 @@ import numpy as np
 from cryoviz.story.outcomes import Finding, target_kind, unexplained_codes
 from cryoviz.story.text import fill, format_number
 
-__all__ = ["Line", "chapter_lines", "finding_values", "format_values", "numbers", "panel_lines"]
+__all__ = ["Line", "chapter_lines", "finding_values", "format_values", "numbers", "panel_lines", "risk_lines",
+           "warning_line"]
 
 #: Glands up to this size are "about the size of a walnut" (a normal prostate is 20-30 ml,
 #: clinical-facts §3); bigger ones are told their volume instead.
@@ -107,25 +108,48 @@ def finding_values(f: Finding, text: dict, lang: str, kind: str) -> dict[str, st
     return v
 
 
+def warning_line(text: dict, code: str, kind: str) -> str | None:
+    """What warning ``code`` means for the patient, with the published range that fits the plan.
+
+    A plan that treats part of the gland (``kind`` ``"half"`` or ``"focal"``) quotes ``[warnings_partial]``
+    where it has the code (COLD, 91 men treated on part of the gland, clinical-facts §2); a whole-gland
+    plan never does: its figures are ``[warnings]`` (AUA 2008, salvage cryotherapy).
+    """
+    said = text.get("warnings_partial", {}).get(code) if kind != "whole_gland" else None
+    return said or text.get("warnings", {}).get(code)
+
+
+def risk_lines(text: dict, kind: str) -> list[str]:
+    """The published risks the "Afterwards" chapter (and the take-home files) list for this plan.
+
+    Every plan gets ``risks`` (AUA 2008, salvage cryotherapy); only a plan that treats part of the gland
+    gets ``risks_partial`` (COLD: 91 men treated on part of the gland), whose figures are not a whole-gland
+    patient's.
+    """
+    ch = text["chapters"]["after"]
+    return [*ch["risks"], *(ch["risks_partial"] if kind != "whole_gland" else ())]
+
+
 def _finding_lines(found: tuple[Finding, ...], metrics: dict, text: dict, lang: str, kind: str) -> list[Line]:
     lines: list[Line] = []
     for f in found:
         table = text["outcomes"][f.structure]
         v = finding_values(f, text, lang, kind)
-        for key in (f.outcome, f"{f.outcome}_more"):
+        # "<outcome>_warmed": the warm catheter ran, and the sentence says what happened despite it
+        first = f"{f.outcome}_warmed" if f.value("warmed") and f"{f.outcome}_warmed" in table else f.outcome
+        for key in (first, f"{f.outcome}_more"):
             said = fill(table[key], v) if key in table else None
             if said:
                 lines.append(Line(said, f.structure, f.outcome))
         for code in f.codes:  # a structure's own reason (why_<code>) first, else the shared warning line
             said = fill(table[f"why_{code}"], v) if f"why_{code}" in table else None
-            if not said and kind != "whole_gland":  # a partial plan's own published figure, if it differs
-                said = text["warnings_partial"].get(code)
-            said = said or text["warnings"].get(code)
+            said = said or warning_line(text, code, kind)
             if said:
                 lines.append(Line(said, f"warning:{code}", f.outcome))
     for code in unexplained_codes(metrics, found):
-        if code in text["warnings"]:
-            lines.append(Line(text["warnings"][code], f"warning:{code}", "warning"))
+        said = warning_line(text, code, kind)
+        if said:
+            lines.append(Line(said, f"warning:{code}", "warning"))
     return lines
 
 
@@ -168,6 +192,9 @@ def chapter_lines(cid: str, text: dict, n: dict[str, float], found: tuple[Findin
     elif cid == "spared":
         kind = target_kind(scene, metrics)
         picked = [cues[0], *_finding_lines(found, metrics, text, lang, kind), Line(ch["note"])]
+    elif cid == "after":  # the published risks that fit this plan (whole gland or part of it)
+        risks = [Line(r) for r in risk_lines(text, target_kind(scene, metrics))]
+        picked = [*cues, *risks, *(Line(c) for c in ch["closing"])]
     else:
         picked = list(cues)
     return [c for c in picked if c]

@@ -52,7 +52,8 @@ class Finding:
     values : tuple of (str, float)
         Raw figures for the sentences: ``min_c`` (coldest °C), ``frozen_pct`` (% of its volume at 0 °C or
         colder), ``gap_mm`` (rectal wall: distance to the -40 °C ice), ``pct40``/``pct20``/``rest_pct``
-        (target: % of it at -40 / -20 °C, % not at -40 °C).
+        (target: % of it at -40 / -20 °C, % not at -40 °C), ``warmed`` (1 when the warm catheter ran
+        beside it: the urethral wall's metrics have a ``catheter_temp_c``).
     codes : tuple of str
         Warning codes this finding explains (their sentences follow the finding's).
     """
@@ -171,6 +172,8 @@ def _protected(s: ProtectedStructure, metrics: dict, codes: set[str]) -> list[Fi
     gap = _num(organ.get("min_distance_to_minus40_mm"))
     if gap is not None and gap > 0:
         values.append(("gap_mm", gap))
+    if _num(organ.get("catheter_temp_c")) is not None:  # the warm catheter ran beside it
+        values.append(("warmed", 1.0))
     return [Finding(s.id, outcome, tuple(values), mine)]
 
 

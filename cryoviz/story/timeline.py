@@ -182,9 +182,11 @@ class Story:
             # cues spread evenly over the content, each at least as long as it needs
             scale = content / sum(needs)
             cum = c0
-            for line, need in zip(mine, needs, strict=True):
-                cues.append(Cue(cum, cum + need * scale, line.text, line.about, line.outcome))
-                cum += need * scale
+            for i, (line, need) in enumerate(zip(mine, needs, strict=True)):
+                # the last cue ends with the content, not a rounding error past it
+                nxt = c0 + content if i == len(mine) - 1 else cum + need * scale
+                cues.append(Cue(cum, nxt, line.text, line.about, line.outcome))
+                cum = nxt
             # procedure segments stretched the same way when the cues need longer than the protocol
             pscale = content / sum(play) if sum(play) > 0 else 0.0
             placed, tt = [], c0

@@ -116,11 +116,15 @@ def test_disclaimer_and_legend_say_what_they_must():
 
 
 def test_risks_are_quoted_with_their_sources():
-    after = " ".join(load_text("en")["chapters"]["after"]["cues"])
+    ch = load_text("en")["chapters"]["after"]
+    after = " ".join([*ch["cues"], *ch["risks"], *ch["risks_partial"]])
     assert "AUA" in after and "2008" in after and "COLD" in after
     # the published figures, as ranges or as reported (clinical-facts section 2)
     for figure in ("under 10 %", "over 80 %", "0 to 3 %", "5.5 %", "3.3 %", "6.6 %", "5 to 10 %"):
         assert figure in after, figure
+    # COLD's figures are of 91 men treated on part of the gland, and only a partial plan shows them
+    assert "COLD" not in " ".join([*ch["cues"], *ch["risks"], *ch["closing"]])
+    assert all("91 men treated on part of the gland" in line for line in ch["risks_partial"])
 
 
 def test_english_lines_read_at_grade_8_or_below():
@@ -130,7 +134,7 @@ def test_english_lines_read_at_grade_8_or_below():
               "frozen_pct": "86", "gap_mm": "7", "target": "the half being treated",
               "name": "the cancer spot", "margin_mm": "5", "target_mm": "5"}  # a lesion (issue #17)
     lines = []
-    tables = [*en["chapters"].values(), *en["outcomes"].values(), en["warnings"]]
+    tables = [*en["chapters"].values(), *en["outcomes"].values(), en["warnings"], en["warnings_partial"]]
     for chap in tables:
         for key, value in chap.items():
             if key != "title":

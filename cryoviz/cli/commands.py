@@ -168,7 +168,8 @@ def cmd_script(args: argparse.Namespace) -> int:
     if args.format == "vtt":
         from cryoviz.deliver.vtt import vtt_text
 
-        out = vtt_text((c.start_s, c.end_s, c.text) for c in story.cues)  # as the video writes them
+        out = vtt_text(((c.start_s, c.end_s, c.text) for c in story.cues),  # as the video writes them
+                       story.text["common"]["disclaimer"], story.duration_s)
     elif args.format == "json":
         from cryoviz.story.script import script_json
 

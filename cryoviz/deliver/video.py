@@ -248,6 +248,7 @@ def render_video(scene_path, out_path, *, size: tuple[int, int] = (1280, 720), f
     jobs = min(jobs, len(split_ranges(plan.states, jobs)))
     make_source = functools.partial(_story_source, scene_key, lang, size, bool(captions), bool(ultrasound))
     _LOADED[(scene_key, lang)] = story  # this process draws the first range with it; workers load their own
+    disclaimer = story.text["common"]["disclaimer"]   # the subtitle file's first cue
     del story
 
     previous = None
@@ -255,7 +256,7 @@ def render_video(scene_path, out_path, *, size: tuple[int, int] = (1280, 720), f
         previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         with atomic_path(out_path) as tmp_mp4, atomic_path(vtt_path) as tmp_vtt:
-            tmp_vtt.write_text(vtt_text(plan.cues), encoding="utf-8")
+            tmp_vtt.write_text(vtt_text(plan.cues, disclaimer, plan.duration_s), encoding="utf-8")
             stats = encode_frames(plan.states, make_source, tmp_mp4, size, fps, jobs=jobs, progress=progress)
             mode = _file_mode()  # temporary files are private (0600); the video is an ordinary file
             os.chmod(tmp_mp4, mode)

@@ -4,6 +4,9 @@ The writer numbers the cues, formats ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` timings a
 ``>`` in the text (WebVTT reads them as markup otherwise; webvtt-py writes text as given). The reader is
 webvtt-py's parser, made strict where the video's tests need it: a block without a timing line, or a cue
 that ends before it starts, is an error rather than silently skipped.
+
+Every subtitle file cryoviz writes opens with a shown cue saying it is for education, not treatment planning
+(a WebVTT ``NOTE`` is never shown, and the file travels without the video's on-screen line).
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ from pathlib import Path
 import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
-__all__ = ["Cue", "format_timestamp", "parse_timestamp", "parse_vtt", "vtt_text", "write_vtt"]
+__all__ = ["DISCLAIMER_MIN_S", "Cue", "format_timestamp", "parse_timestamp", "parse_vtt", "vtt_text",
+           "write_vtt"]
+
+#: The disclaimer cue shows from 0 until the first subtitle, and at least this long (s): long enough to read
+#: its eight words (about 150 words a minute); shorter only if the whole video is.
+DISCLAIMER_MIN_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -65,14 +73,28 @@ def parse_timestamp(text: str) -> float:
     return (((h * 60 + mi) * 60 + s) * 1000 + ms) / 1000.0
 
 
-def vtt_text(cues: Iterable[Cue | tuple[float, float, str]]) -> str:
+def vtt_text(cues: Iterable[Cue | tuple[float, float, str]], disclaimer: str | None = None,
+             duration_s: float | None = None) -> str:
     """Return the WebVTT document for ``cues`` (sorted by start; empty and zero-length cues dropped).
 
     A cue's text must not contain a blank line (that would end the cue), so runs of blank lines inside a
     text collapse to one line break.
+
+    Parameters
+    ----------
+    disclaimer : str, optional
+        The story's disclaimer (``[common] disclaimer`` of its language): cue 1, from 0 s until the first
+        subtitle starts, and at least :data:`DISCLAIMER_MIN_S` (it may then overlap the first subtitle).
+    duration_s : float, optional
+        Length of the video, s: the disclaimer cue never runs past it.
     """
     items = [c if isinstance(c, Cue) else Cue(*c) for c in cues]
     items = sorted((c for c in items if c.text.strip() and c.end_s > c.start_s), key=lambda c: c.start_s)
+    if disclaimer and disclaimer.strip():
+        end = max(items[0].start_s if items else 0.0, DISCLAIMER_MIN_S)
+        if duration_s is not None and duration_s > 0:
+            end = min(end, float(duration_s))
+        items.insert(0, Cue(0.0, end, disclaimer))
     doc = webvtt.WebVTT()
     for n, c in enumerate(items, 1):
         body = c.text.replace("\r\n", "\n").replace("\r", "\n")  # WebVTT breaks lines on CR/LF only

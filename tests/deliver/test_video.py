@@ -282,7 +282,9 @@ def test_clip_has_the_frames_duration_codec_and_size_asked_for(clips):
 def test_subtitles_match_the_story_cues(clips, story):
     from cryoviz.deliver.vtt import parse_vtt
 
-    cues = parse_vtt(clips[1].with_suffix(".vtt").read_text(encoding="utf-8"))
+    disclaimer, *cues = parse_vtt(clips[1].with_suffix(".vtt").read_text(encoding="utf-8"))
+    assert disclaimer.text == story.text["common"]["disclaimer"] and disclaimer.start_s == 0.0
+    assert 0 < disclaimer.end_s <= CLIP_S
     want = [c for c in story.cues if c.start_s < CLIP_S]
     assert want, "the clip should reach the first subtitle"
     assert len(cues) == len(want)

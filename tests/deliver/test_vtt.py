@@ -33,6 +33,20 @@ def test_document_layout_and_escaping():
     assert [(c.start_s, c.end_s) for c in cues] == [(0.5, 2.0), (3.0, 5.5)]
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_first_cue_says_it_is_for_education_not_treatment_planning(lang):
+    from cryoviz.story.text import load_text
+
+    said = load_text(lang)["common"]["disclaimer"]
+    first, *rest = parse_vtt(vtt_text([(4.5, 9.0, "Story"), (9.0, 12.0, "more")], said))
+    assert first == Cue(0.0, 4.5, said) and [c.text for c in rest] == ["Story", "more"]  # shown, not a NOTE
+    assert ("education" in said and "not for treatment planning" in said.lower()) if lang == "en" else \
+        ("educación" in said and "no sirve para planificar el tratamiento" in said.lower())
+    early = parse_vtt(vtt_text([(0.5, 2.0, "At once")], said, duration_s=2.0))   # a subtitle at once,
+    assert early[0] == Cue(0.0, 2.0, said) and early[1].text == "At once"        # a 2-s clip: within it
+    assert parse_vtt(vtt_text([], said))[0] == Cue(0.0, 3.0, said)
+
+
 def test_empty_and_zero_length_cues_are_dropped():
     cues = parse_vtt(vtt_text([(0, 1, "  "), (2, 2, "zero"), (3, 4, "kept")]))
     assert cues == [Cue(3.0, 4.0, "kept")]

@@ -66,7 +66,9 @@ def test_script_json_and_vtt_match_the_story(scene_2mm, capsys):
                                            "nerve_bundles", "bladder"}
     code, out, _ = _run(capsys, "script", str(scene_2mm), "--lang", "es", "--format", "vtt")
     assert code == 0 and out.startswith("WEBVTT")
-    parsed = parse_vtt(out)
+    first, *parsed = parse_vtt(out)
+    assert first.text == story.text["common"]["disclaimer"] and first.start_s == 0.0  # shown, in Spanish
+    assert "educación" in first.text and first.end_s >= parsed[0].start_s - 1e-3
     assert [c.text for c in parsed] == [c.text for c in story.cues]
     assert parsed[0].start_s == pytest.approx(story.cues[0].start_s, abs=1e-3)
 

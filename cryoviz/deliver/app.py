@@ -39,6 +39,7 @@ from cryoviz.deliver.app_sim import SolverProcess
 from cryoviz.deliver.app_start import StartMixin
 from cryoviz.deliver.app_turntable import TurntableMixin, turn_state
 from cryoviz.deliver.app_view import DRAG_MODE, ViewMixin, drag_state
+from cryoviz.deliver.app_withdraw import WithdrawMixin
 
 __all__ = ["KEY_STEP_S", "ConsultationApp", "check_host", "is_loopback", "read_auth_key", "serve",
            "thermal_is_cached"]
@@ -49,7 +50,8 @@ _SERVER_IDS = itertools.count()
 HYDRO_GAP_MM = 11.0
 
 
-class ConsultationApp(StartMixin, PendingMixin, PlayMixin, TurntableMixin, ViewMixin, TrameApp):
+class ConsultationApp(WithdrawMixin, StartMixin, PendingMixin, PlayMixin, TurntableMixin, ViewMixin,
+                      TrameApp):
     """One consultation: a story, its renderer and the page around it.
 
     Parameters
@@ -341,10 +343,7 @@ class ConsultationApp(StartMixin, PendingMixin, PlayMixin, TurntableMixin, ViewM
         if scene == self.scene:
             return
         self.scene = scene
-        # the previous patient's numbers go at once: nothing on the page may describe the wrong patient
-        s = self.state
-        s.sim_busy, s.sim_error, s.sim_status = True, "", "running"
-        s.spared, s.spared_lines, s.numbers = {}, [], []
+        self._withdraw()    # the old result leaves the whole page at once: it describes another patient
         self.say(f"re-simulating this patient ({scene.anatomy.volume_ml:g} ml, gap "
                  f"{scene.anatomy.rectum_gap_mm:g} mm): anatomy first, then the freezing")
         self.sim_started = time.perf_counter()
@@ -353,10 +352,13 @@ class ConsultationApp(StartMixin, PendingMixin, PlayMixin, TurntableMixin, ViewM
         self._send_withdrawal_first()
         self.future = self.resim.submit(scene)
 
-    def screenshot(self) -> Path:
-        """Save a PNG of the 3D view in ``screenshot_dir``; return its path."""
+    def screenshot(self) -> Path | None:
+        """Save a PNG of the 3D view in ``screenshot_dir``; return its path (None after a sizing change,
+        until the new patient is drawn: :mod:`cryoviz.deliver.app_withdraw`)."""
         from cryoviz.core.files import atomic_path
 
+        if self.withdrawn:   # the renderer is the old patient's: no picture of it is saved any more
+            return None
         self.screenshot_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.screenshot_dir / f"cryoviz-{stamp}-{int(finite_or(self.state.t_s, 0.0) * 10):05d}.png"
@@ -371,7 +373,7 @@ class ConsultationApp(StartMixin, PendingMixin, PlayMixin, TurntableMixin, ViewM
         (:func:`cryoviz.deliver.export.write_take_home`); return their paths."""
         from cryoviz.deliver.export import write_take_home
 
-        if is_pending(self.story):  # a visit page tells the result: there is none yet
+        if is_pending(self.story) or self.withdrawn:  # a visit page tells the result: none for him yet
             self.state.take_home_path = str(self.text.get("pending", {}).get("computing", ""))
             return []
         paths = write_take_home(self.story, self.screenshot_dir)
@@ -393,8 +395,3 @@ class ConsultationApp(StartMixin, PendingMixin, PlayMixin, TurntableMixin, ViewM
         from cryoviz.deliver.app_ui import build_ui
 
         self.ui = build_ui(self)
-
-
-# ------------------------------------------------------------------------------------------ helpers
-
-

@@ -42,7 +42,7 @@ def blank_window(size: tuple[int, int]):
 
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")   # as cryoviz.view.render
     import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (the OpenGL implementation of the window)
-    from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow
+    from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow, vtkRenderWindowInteractor
 
     from cryoviz.view.palette import BACKGROUND
 
@@ -53,6 +53,10 @@ def blank_window(size: tuple[int, int]):
     win.SetOffScreenRendering(1)
     win.AddRenderer(ren)
     win.SetSize(int(size[0]), int(size[1]))
+    # trame-vtk's picture push switches the window's interactor off first: without one, a push of this
+    # window failed ("'NoneType' object has no attribute 'EnableRenderOff'"): the page kept its last picture
+    win.cv_interactor = vtkRenderWindowInteractor()   # (the window itself holds no reference to it)
+    win.cv_interactor.SetRenderWindow(win)
     return win
 
 

@@ -109,8 +109,35 @@ def test_re_planning_shows_the_new_anatomy_first_with_the_ice_withdrawn(held):
     spared_at = app.story.chapter_time("spared")
     _set(app, t_s=spared_at)
     assert s.spared_lines                              # the old patient's result is told here
+    _set(app, clinician=True)
+    assert s.us_src and s.sensor_svg and "°C" in " ".join(s.spared_lines)
+    old_window = app.renderer.plotter.render_window
     _set(app, volume_ml=60.0)
-    assert s.spared == {} and s.spared_lines == [] and s.sim_busy
+    # until the new patient's anatomy is drawn, nothing of the old result anywhere, at any story time
+    assert s.spared == {} and s.spared_lines == [] and s.sim_busy and s.sim_status == "starting"
+    shown = app._blank                                 # the 3D view streams the empty window now
+    assert shown is not None and app.state[app._view_key] == app.view._helper.id(shown)
+    assert app.view._helper.id(old_window) != app.state[app._view_key]
+    shown.Render()
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+
+    grab = vtkWindowToImageFilter()
+    grab.SetInput(shown)
+    grab.Update()
+    pixels = vtk_to_numpy(grab.GetOutput().GetPointData().GetScalars())
+    assert (pixels == pixels[0]).all()                 # the background only: no ice, no sensor reading
+    for t in (0.0, spared_at, app.story.chapter_time("freeze1") + 60.0, s.duration_s):
+        _set(app, t_s=float(t))
+        assert s.caption == s.pending_text == "The freezing is being computed for this patient."
+        assert (s.chapter_title, s.clock, s.us_src, s.sensor_svg) == ("", "", "", "")
+        assert s.spared_lines == [] and s.numbers == [] and s.probe_rows == []
+        assert [c["id"] for c in s.chapters] == ["anatomy", "why", "preparation", "probes"]
+        assert [c["id"] for c in s.pending_chapters] == ["freeze1", "thaw_refreeze", "spared", "after"]
+    _set(app, t_s=spared_at, clinician=False)
+    app.toggle_play()
+    assert not s.playing                               # nothing to play before the new anatomy is drawn
+    assert app.take_home() == [] and app.screenshot() is None
     app.future.result(timeout=600)
     assert app.process_pending() == 2                  # anatomy, full
     assert s.sim_status == "full" and app.scene.anatomy.volume_ml == 60.0

@@ -1,9 +1,10 @@
 """The words and figures both take-home files print (the visit page and the summary).
 
 Every figure comes from the thermal result's metrics dict (the same dict ``cryoviz simulate --json``
-writes) and is rounded towards the cautious side, so a line is never more reassuring than the model:
-coldest temperatures and distances are rounded *down* to 0.1 (14.35 °C prints 14.3 °C, 8.04 mm prints
-8.0 mm) and the share of tissue that reached a temperature is rounded *down* to a whole percent.
+writes) and is written by the one rule every patient-facing output uses (:mod:`cryoviz.core.rounding`), so
+the page and the summary give the same figure as the app, the video and its subtitles, and a line is never
+more reassuring than the model: coldest temperatures in whole degrees rounded *down* (3.8 °C prints 3 °C),
+distances in whole millimetres rounded down (tenths under 1 mm), shares rounded down to a whole percent.
 The sentences live in the ``[export]`` tables of ``cryoviz/story/lang/<lang>.toml``.
 """
 
@@ -13,19 +14,14 @@ import datetime as _dt
 import math
 from dataclasses import dataclass
 
-from cryoviz.story.text import fill, format_number
+from cryoviz.story.text import fill, format_mm, format_number, format_pct, format_temp
 
-__all__ = ["Figure", "TakeHomeText", "figure_lines", "pct", "take_home_text", "temp", "with_warnings"]
+__all__ = ["Figure", "TakeHomeText", "figure_lines", "mm", "pct", "take_home_text", "temp", "with_warnings"]
 
-
-def temp(value: float, lang: str) -> str:
-    """A temperature (or a distance) rounded down to 0.1, as ``lang`` writes it."""
-    return format_number(math.floor(round(float(value) * 10, 6)) / 10, lang, 1)
-
-
-def pct(fraction: float, lang: str) -> str:
-    """A fraction 0-1 as a whole percent, rounded down."""
-    return format_number(math.floor(round(float(fraction) * 100, 6)), lang, 0)
+#: The shared rules (:mod:`cryoviz.core.rounding`), under the names this module has always used.
+temp = format_temp
+mm = format_mm
+pct = format_pct
 
 
 @dataclass(frozen=True)
@@ -86,7 +82,7 @@ def figure_lines(metrics: dict, text: dict, lang: str) -> list[Figure]:
             out.append(Figure(key, fill(lines[key], {"temp": temp(o["min_temp_c"], lang)}) or "", froze))
         if key == "rectum" and _ok(o.get("min_distance_to_minus40_mm")):
             out.append(Figure("rectum_gap", fill(lines["rectum_gap"],
-                                                 {"gap": temp(o["min_distance_to_minus40_mm"], lang)}) or ""))
+                                                 {"gap": mm(o["min_distance_to_minus40_mm"], lang)}) or ""))
         if key == "nerves" and _ok(o.get("fraction_below_0")):
             out.append(Figure("nerves_frozen", fill(lines["nerves_frozen"],
                                                     {"pct0": pct(o["fraction_below_0"], lang)}) or ""))
@@ -99,7 +95,8 @@ def figure_lines(metrics: dict, text: dict, lang: str) -> list[Figure]:
         if _ok(margin) and float(margin) < 0:
             parts.append(lines["lesion_short"])
         elif _ok(margin) and _ok(aim):
-            vals = {"margin": temp(margin, lang), "target": temp(aim, lang)}
+            aim_s = format_number(float(aim), lang, 0 if float(aim).is_integer() else 1)  # as planned
+            vals = {"margin": mm(margin, lang), "target": aim_s}
             parts.append(fill(lines["lesion_margin"], vals))
         covered = lesion.get("covered")
         if covered is not None:

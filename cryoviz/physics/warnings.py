@@ -12,8 +12,9 @@ iceball on ultrasound is the 0 °C isotherm, clinical-facts §1).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from cryoviz.core.rounding import shown_pct, shown_temp_c
 
 __all__ = ["WARNING_CODES", "WarningCode", "evaluate_warnings", "figure_at"]
 
@@ -138,7 +139,7 @@ def evaluate_warnings(metrics: dict, urethral_warmer_on: bool) -> tuple[list[str
         if not (v <= c.threshold if c.fires_below else v >= c.threshold):
             continue
         # rounded down, so the sentence never sounds warmer or fuller than the model says
-        shown = f"{math.floor(100 * v + 1e-9):d}" if c.unit == "fraction" else f"{math.floor(v):d}"
+        shown = f"{shown_pct(v):d}" if c.unit == "fraction" else f"{shown_temp_c(v):d}"
         codes.append(c.id)
         sentences.append(c.sentence.format(value=shown))
     return codes, sentences

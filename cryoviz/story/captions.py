@@ -6,9 +6,10 @@ is built from :func:`cryoviz.story.outcomes.findings`: for each structure its ou
 it explains adds ``[warnings] <code>``: what it means for the patient, with its published range and source.
 The choice depends on the scene and its result only, so every language gets the same lines in the same order.
 
-Numbers are formatted so each sentence is true of the simulated value: "stayed at X °C or warmer" rounds
-the coldest temperature down, "its coldest point was X °C" rounds to the nearest degree (never above 0 °C
-for a frozen structure), shares are rounded down.
+Numbers are formatted by the one rule every output uses (:mod:`cryoviz.core.rounding`), so each sentence
+is true of the simulated value and the same figure reads the same in the app, the video and the take-home
+files: temperatures in whole degrees rounded down ("stayed at X °C or warmer" holds; a frozen structure's
+coldest point is never shown above 0 °C), distances and shares rounded down.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cryoviz.story.outcomes import Finding, target_kind, unexplained_codes
-from cryoviz.story.text import fill, format_number
+from cryoviz.story.text import fill, format_mm, format_number, format_temp
 
 __all__ = ["Line", "chapter_lines", "finding_values", "format_values", "numbers", "panel_lines", "risk_lines",
            "warning_line"]
@@ -64,7 +65,7 @@ def format_values(n: dict[str, float], lang: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in n.items():
         if key.endswith("_c"):
-            out[key] = format_number(math.floor(value), lang)
+            out[key] = format_temp(value, lang)
         elif key.endswith("_min"):
             out[key] = format_number(value, lang, 0 if abs(value - round(value)) < 0.05 else 1)
         elif key == "volume_ml":
@@ -74,25 +75,19 @@ def format_values(n: dict[str, float], lang: str) -> dict[str, str]:
     return out
 
 
-def _gap(value: float, lang: str) -> str:
-    """A distance rounded down (to 0.1 mm under 1 mm), so "stayed X mm away" is true."""
-    if value < 1:
-        return format_number(math.floor(value * 10) / 10, lang, 1)
-    return format_number(math.floor(value), lang)
-
-
 def finding_values(f: Finding, text: dict, lang: str, kind: str) -> dict[str, str]:
     """The figures of one finding as its sentences show them, plus ``target`` / ``name`` words."""
     v: dict[str, str] = {}
     for key, raw in f.values:
         if key == "min_c":
-            deg = min(round(raw), 0) if f.outcome == "frozen" else math.floor(raw)
-            v[key] = format_number(deg, lang)
+            v[key] = format_temp(raw, lang)
         elif key == "frozen_pct":
             if raw >= 1.0:
-                v[key] = format_number(math.floor(raw), lang)
-        elif key == "gap_mm":
-            v[key] = _gap(raw, lang)
+                v[key] = format_number(math.floor(round(raw, 6)), lang)
+        elif key in ("gap_mm", "margin_mm"):
+            v[key] = format_mm(raw, lang)
+        elif key == "target_mm":  # the plan's own figure, as planned
+            v[key] = format_number(raw, lang, 0 if float(raw).is_integer() else 1)
         elif key == "rest_pct":
             if raw > 0:
                 v[key] = format_number(raw, lang)
@@ -224,5 +219,5 @@ def sensor_lines(text: dict, lang: str, sensor_min_c: dict[str, float]) -> tuple
     """Each sensor's coldest reading, named for where it sits ("Sensor by the rectum, coldest: 3 °C")."""
     names = text["sensors"]
     return tuple(fill(text["spared"]["sensor"], {"name": names.get(n, n),
-                                                 "temp_c": format_number(math.floor(v), lang)}) or ""
+                                                 "temp_c": format_temp(v, lang)}) or ""
                  for n, v in sensor_min_c.items())

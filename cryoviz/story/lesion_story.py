@@ -19,8 +19,7 @@ Both come from the metrics' ``lesions`` block (:mod:`cryoviz.physics.lesion_metr
 
 from __future__ import annotations
 
-import math
-
+from cryoviz.core.rounding import shown_mm, shown_pct
 from cryoviz.story.outcomes import Finding
 from cryoviz.story.text import fill, format_number
 
@@ -47,11 +46,10 @@ def lesion_findings(metrics: dict, codes: set[str]) -> list[Finding]:
             outcome = "partial"
         else:
             outcome = "missed"
-        values = [("pct40", float(math.floor(100.0 * frac + 1e-9))), ("n", float(n)),
+        values = [("pct40", float(shown_pct(frac))), ("n", float(n)),
                   ("count", float(len(lesions))), ("target_mm", float(les.get("margin_target_mm") or 0.0))]
         if margin is not None and margin > 0:
-            values.append(("margin_mm", float(math.floor(margin * 10.0) / 10.0 if margin < 1 else
-                                              math.floor(margin))))
+            values.append(("margin_mm", shown_mm(margin)))  # rounded down, as every output shows it
         why = tuple(str(c) for c in les.get("why_not", ()) or () if str(c) in codes)
         if not les.get("covered") and "lesion_not_covered" in codes:
             why = ("lesion_not_covered", *why)

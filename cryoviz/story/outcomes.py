@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cryoviz.core.rounding import shown_pct
+
 __all__ = [
     "FROZEN_C", "SPARED_C", "STRUCTURES", "Finding", "ProtectedStructure", "findings", "frozen_organs",
     "target_kind",
@@ -142,10 +144,10 @@ def _target(metrics: dict, codes: set[str]) -> list[Finding]:
         f40, f20 = _num(organ.get("fraction_below_minus40")), _num(organ.get("fraction_below_minus20"))
     if f40 is None:
         return []
-    pct40 = math.floor(100.0 * f40 + 1e-9)
+    pct40 = shown_pct(f40)
     values = [("pct40", float(pct40)), ("rest_pct", float(100 - pct40))]
     if f20 is not None:
-        values.append(("pct20", float(math.floor(100.0 * f20 + 1e-9))))
+        values.append(("pct20", float(shown_pct(f20))))
     flagged = "target_undertreated" in codes if "warning_codes" in metrics else f40 < UNDERTREATED_FRACTION
     return [Finding("target", "undertreated" if flagged else "treated", tuple(values),
                     ("target_undertreated",) if flagged else ())]

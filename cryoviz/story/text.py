@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from cryoviz.core.errors import InputError, Problem
+from cryoviz.core.rounding import shown_mm, shown_pct, shown_temp_c
 from cryoviz.model.scene import LANGUAGES
 
 __all__ = [
-    "CHAPTER_IDS", "REFERENCE_LANG", "TEXT_DIR", "chapter_id", "check_text", "fill", "format_number",
-    "load_text", "placeholders", "reading_grade", "word_count",
+    "CHAPTER_IDS", "REFERENCE_LANG", "TEXT_DIR", "chapter_id", "check_text", "fill", "format_mm",
+    "format_number", "format_pct", "format_temp", "load_text", "placeholders", "reading_grade", "word_count",
 ]
 
 TEXT_DIR = Path(__file__).with_name("lang")
@@ -61,6 +62,23 @@ def format_number(value: float, lang: str, decimals: int = 0) -> str:
     if lang == "es":
         text = text.replace(".", ",")
     return text
+
+
+def format_temp(value_c: float, lang: str) -> str:
+    """A temperature as every patient-facing output writes it (:func:`cryoviz.core.rounding.shown_temp_c`:
+    whole °C, rounded down), in ``lang``'s way: ``3``, ``-55``."""
+    return format_number(shown_temp_c(value_c), lang)
+
+
+def format_mm(value_mm: float, lang: str) -> str:
+    """A distance as every output writes it (:func:`cryoviz.core.rounding.shown_mm`): ``8``, ``0,4``."""
+    v = shown_mm(value_mm)
+    return format_number(v, lang, 1 if abs(v) < 1.0 and v != 0 else 0)
+
+
+def format_pct(fraction: float, lang: str) -> str:
+    """A fraction 0-1 as a whole percent, rounded down (:func:`cryoviz.core.rounding.shown_pct`)."""
+    return format_number(shown_pct(fraction), lang)
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -26,7 +26,7 @@ from cryoviz.story.frames import Chapter, Cue, FrameState, FrozenDict
 from cryoviz.story.opacity import chapter_opacity
 from cryoviz.story.outcomes import findings, frozen_organs
 from cryoviz.story.pacing import Plan, Segment, key_time, need_s, protocol_segments
-from cryoviz.story.text import chapter_id, fill, format_number, load_text
+from cryoviz.story.text import chapter_id, fill, format_temp, load_text
 
 __all__ = ["Camera", "Chapter", "Cue", "FrameState", "FrozenDict", "Story"]
 
@@ -257,7 +257,7 @@ class Story:
         sensors = self._sensors_at(proc_s)
         names = text["sensors"]
         readouts = tuple(
-            fill(names["readout"], {"name": names.get(n, n), "temp_c": format_number(v, self.lang)}) or ""
+            fill(names["readout"], {"name": names.get(n, n), "temp_c": format_temp(v, self.lang)}) or ""
             for n, v in sensors.items())
         probe_t = self._probe_temps_at(proc_s)
         depths, tips = self._probe_positions(plan, t)

@@ -182,7 +182,7 @@ def test_spanish_page_is_spanish_and_carries_the_models_figures(story, tmp_path)
     pct40 = int(story.result.metrics["organs"]["prostate"]["fraction_below_minus40"] * 100)
     assert f"el {pct40} % llegó a -40 °C" in html
     rect = story.result.metrics["organs"]["rectum_wall"]["min_temp_c"]
-    assert f"{np.floor(rect * 10) / 10:.1f}".replace(".", ",") + " °C" in html
+    assert f"lo más frío, {int(np.floor(rect))} °C" in html   # whole degrees down, as the story says it
 
 
 def test_cli_refuses_an_unknown_output_type_before_any_work(tmp_path, capsys):

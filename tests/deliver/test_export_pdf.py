@@ -14,8 +14,9 @@ from _apphelpers import SCENE
 from PIL import Image
 
 
-def _num(value: float, lang: str, decimals: int = 1) -> str:
-    """Written independently of the exporter: rounded down, decimal comma in Spanish."""
+def _num(value: float, lang: str, decimals: int = 0) -> str:
+    """Written independently of the exporter: rounded down (whole degrees and millimetres, the rule of
+    every output), decimal comma in Spanish."""
     text = f"{math.floor(value * 10 ** decimals + 1e-9) / 10 ** decimals:.{decimals}f}"
     return text.replace(".", ",") if lang == "es" else text
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cryoviz.deliver.takehome_text import figure_lines, pct, temp
+from cryoviz.deliver.takehome_text import figure_lines, mm, pct, temp
 from cryoviz.story.text import load_text
 
 METRICS = {
@@ -25,7 +25,10 @@ METRICS = {
 
 
 def test_numbers_round_towards_caution_in_each_language():
-    assert temp(14.35, "en") == "14.3" and temp(-32.36, "es") == "-32,4" and temp(-0.04, "en") == "-0.1"
+    # whole degrees rounded down, the rule every output uses (cryoviz.core.rounding)
+    assert temp(14.35, "en") == "14" and temp(-32.36, "es") == "-33" and temp(-0.04, "en") == "-1"
+    assert temp(29.97, "en") == "29" and temp(3.81, "es") == "3" and temp(30.0 - 1e-12, "en") == "30"
+    assert mm(8.04, "en") == "8" and mm(0.47, "es") == "0,4" and mm(3.99, "en") == "3"
     assert pct(0.7499, "en") == "74" and pct(1.0, "es") == "100" and pct(0.9999, "en") == "99"
     assert pct(0.29, "en") == "29"  # 0.29 * 100 is 28.999999999999996 in floating point
 
@@ -34,12 +37,13 @@ def test_lines_say_what_froze_and_what_the_cold_missed():
     lines = {f.key: f for f in figure_lines(METRICS, load_text("en"), "en")}
     assert lines["target"].text.startswith("Prostate: 74 % reached -40 °C")
     # a rectal wall at -0.04 °C froze: the line must not call it safe
-    assert lines["rectum"].froze is True and "-0.1 °C" in lines["rectum"].text
-    assert "3.9 mm" in lines["rectum_gap"].text
-    assert lines["urethra"].froze is False and "2.9 °C" in lines["urethra"].text
+    assert lines["rectum"].froze is True and "-1 °C" in lines["rectum"].text
+    assert "3 mm" in lines["rectum_gap"].text
+    assert lines["urethra"].froze is False and "2 °C" in lines["urethra"].text
     assert "40 %" in lines["nerves_frozen"].text
     lesions = [f.text for f in figure_lines(METRICS, load_text("en"), "en") if f.key == "lesion"]
-    assert "5.4 mm beyond its edge" in lesions[0] and "covered it" in lesions[0]
+    assert "5 mm beyond its edge" in lesions[0] and "aims for 5 mm" in lesions[0]
+    assert "covered it" in lesions[0]
     assert "did not reach all of its edge" in lesions[1] and "did not fully cover" in lesions[1]
 
 

@@ -178,3 +178,11 @@ def test_every_warning_code_has_a_patient_sentence_in_every_language():
     # every code about a structure the story names is tied to that structure's finding
     tied = {c for s in STRUCTURES for c in s.codes} | {"target_undertreated"}
     assert tied == set(WARNING_CODES)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_take_home_titles_do_not_call_it_a_plan(lang):
+    # the summary says it is not for treatment planning: its title must not call it "your plan"
+    ex = load_text(lang)["export"]
+    for key in ("pdf_title", "html_title"):
+        assert "plan" not in ex[key].lower(), (key, ex[key])       # today: "Your cryotherapy plan: ..."

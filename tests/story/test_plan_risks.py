@@ -23,8 +23,8 @@ QUALIFIER = {"en": "91 men treated on part of the gland", "es": "91 hombres trat
 #: The COLD figures (clinical-facts §2) as each language writes them.
 COLD_FIGURES = {"en": ("5.5 %", "3.3 %", "6.6 %"), "es": ("5,5 %", "3,3 %", "6,6 %")}
 #: Connectors that make a published rate this patient's (causal) or small (reassuring).
-UNSUPPORTED = {"en": ("this is why", "that is why", "rarely", "because of this"),
-               "es": ("por eso", "rara vez", "por esta razón")}
+UNSUPPORTED = {"en": ("this is why", "that is why", "rarely", "because of this", "a safe plan"),
+               "es": ("por eso", "rara vez", "por esta razón", "un plan seguro")}
 
 
 def _cold(line: str, lang: str) -> bool:

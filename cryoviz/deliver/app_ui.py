@@ -17,6 +17,7 @@ from trame.widgets import vtk as vtk_widgets
 from trame.widgets import vuetify3 as v3
 
 from cryoviz.deliver.app_play import FRAME_JS
+from cryoviz.deliver.app_takehome import TAKE_HOME_JS, TakeHomeDownloads
 
 __all__ = ["build_ui"]
 
@@ -36,6 +37,8 @@ _CSS = """
 .cv-turn { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
            pointer-events: none; visibility: hidden; background: #000; transform-origin: 50% 50%; }
 .cv-view { overflow: hidden; touch-action: none; }
+.cv-take-home:empty { display: none; }
+.cv-take-home a { color: #90CAF9; text-decoration: underline; }
 .cv-side { flex: 1 1 0; overflow-y: auto; min-width: 250px; max-width: 440px; }
 .cv-caption { font-size: 1.6rem; line-height: 1.3; font-weight: 500; min-height: 4.2rem; }
 .cv-chapter-title { font-size: 1.1rem; opacity: .85; }
@@ -134,7 +137,10 @@ def build_ui(app) -> VAppLayout:
     server.trigger("cv_play")(app.toggle_play)
     server.trigger("cv_reset_view")(app.reset_view)
     server.trigger("cv_shot")(app.screenshot)
-    server.trigger("cv_take_home")(app.take_home)
+    # the files go to the page that pressed the button (app_takehome), and stay on the server too
+    app.take_home_web = TakeHomeDownloads(app)
+    server.trigger("cv_take_home")(app.take_home_web.trigger)
+    server.controller.on_server_bind.add(app.take_home_web.bind)
     server.trigger("cv_frame")(app.frame_shown)
     server.trigger("cv_turn")(app.turn_to)
     server.trigger("cv_turn_sync")(app.turn_resend)
@@ -142,7 +148,7 @@ def build_ui(app) -> VAppLayout:
     with VAppLayout(server, theme="dark", full_height=True) as layout:
         server.state.trame__title = "cryoviz"
         client.Style(_CSS)
-        client.Script(_KEYS_JS + _ALT_JS + FRAME_JS + _TURN_JS)
+        client.Script(_KEYS_JS + _ALT_JS + FRAME_JS + _TURN_JS + TAKE_HOME_JS)
         with v3.VAppBar(density="compact", flat=True, classes="cv-appbar"):
             v3.VToolbarTitle("{{ labels.app_title || 'cryoviz' }}", classes="text-subtitle-1 cv-apptitle")
             with html.Label(classes="mr-3"):
@@ -158,8 +164,9 @@ def build_ui(app) -> VAppLayout:
             with v3.VBtn(click="trigger('cv_shot')", variant="outlined", prepend_icon="mdi-camera",
                          classes="mr-2 text-none", raw_attrs=['aria-label="Screenshot"']):
                 html.Span(_label("screenshot", "Screenshot"), classes="cv-shot-label")
-            with v3.VBtn(click="trigger('cv_take_home')", variant="outlined", prepend_icon="mdi-download",
-                         classes="mr-2 text-none", raw_attrs=['aria-label="Take home"']):
+            # pressed in the page's own script (app_takehome.TAKE_HOME_JS): it saves the files the reply names
+            with v3.VBtn(variant="outlined", prepend_icon="mdi-download", classes="mr-2 text-none",
+                         raw_attrs=['aria-label="Take home"', 'id="cv-take-home"']):
                 html.Span(_label("take_home", "Take home"), classes="cv-shot-label")
         with v3.VMain(), html.Div(classes="cv-grid"):
             with html.Div(classes="cv-main"):
@@ -207,6 +214,9 @@ def _main_column(app) -> None:
                 variant="outlined", disabled=True, classes="text-none cv-pending-chapter",
                 prepend_icon="mdi-timer-sand",
                 raw_attrs=[_PENDING_NAME])
+    # what "Take home" saved, in this page only (filled as text by app_takehome.TAKE_HOME_JS)
+    html.Div(classes="cv-small cv-take-home", raw_attrs=['id="cv-take-home-status"', 'role="status"',
+                                                        'aria-live="polite"'])
     with html.Div(v_if="pending_text", classes="cv-row cv-small cv-pending", raw_attrs=['role="status"']):
         v3.VProgressCircular(indeterminate=True, size=16, width=2, color="primary",
                              raw_attrs=['aria-hidden="true"'])

@@ -46,6 +46,7 @@ class ViewMixin:
         ui = dict(text.get("ui", {}))
         ui["lesion_us"] = text.get("lesion", {}).get("us_toggle", "Lesion on ultrasound")
         ui["take_home"] = text.get("export", {}).get("take_home", "Take home")
+        ui.update({f"take_home_{k}": v for k, v in text.get("take_home_app", {}).items()})
         pending = text.get("pending", {})
         ui["sim_anatomy"] = pending.get("computing", "")
         ui["pending_chapter"] = pending.get("chapter", "")

@@ -303,7 +303,10 @@ def run(quick: bool = False, out: TextIO | None = None, results_dir: str | Path 
           f"{rr['ring_ready_s']:.1f} s after the previous drag (goal: about 17 ms a frame)", file=out)
     for k, v in rz.items():
         pre = "" if v.get("preview_s") is None else f", coarse preview {v['preview_s']:.1f} s"
-        print(f"app: prostate to {k} ml: old numbers withdrawn {v['old_numbers_withdrawn_s']:.2f} s, first "
+        print(f"app: prostate to {k} ml: old numbers withdrawn {v['old_numbers_withdrawn_s']:.2f} s (side "
+              f"panel), old result gone from the whole page and the 3D picture "
+              f"{v.get('old_result_withdrawn_s', float('nan')):.2f} s "
+              f"({v.get('old_pictures_after_withdrawal', 0)} old pictures after), first "
               f"picture of the new patient ({v.get('first_stage')}) {v['first_picture_s']:.1f} s (goal <= 2)"
               f"{pre}, full result {v['full_result_s']:.1f} s (goal <= {GOALS['resize_full_s'][k]:g})",
               file=out)

@@ -189,15 +189,94 @@ _WATCH_JS = """
 """
 
 
+# records, for every 3D picture loaded, its page time, the result generation beside it, whether it is of one
+# colour (the empty window a sizing change shows: app_withdraw) and how many pixels are in the ice's blues
+_PIXELS_JS = """
+() => {
+  window.__cvPix = [];
+  const view = document.querySelector('[aria-label="3D view"]');
+  const cv = document.createElement('canvas');
+  window.__cvPixOn = (e) => {
+    const img = e.target;
+    if (img.tagName !== 'IMG' || !img.naturalWidth) return;
+    const t = performance.now();
+    const w = 160, h = Math.max(1, Math.round(160 * img.naturalHeight / img.naturalWidth));
+    cv.width = w; cv.height = h;
+    const ctx = cv.getContext('2d', {willReadFrequently: true});
+    ctx.drawImage(img, 0, 0, w, h);
+    const d = ctx.getImageData(0, 0, w, h).data;
+    let lo = 255, hi = 0, ice = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const r = d[i], g = d[i + 1], b = d[i + 2];
+      lo = Math.min(lo, r, g, b); hi = Math.max(hi, r, g, b);
+      if (b > 150 && b - r > 100 && b - g > 40) ice += 1;
+    }
+    window.__cvPix.push([t, document.querySelector('#cv-sim').getAttribute('data-gen'), hi - lo <= 24, ice,
+                         view.classList.contains('cv-withdrawn')]);
+  };
+  view.addEventListener('load', window.__cvPixOn, true);
+  window.__cvPixView = view;
+}
+"""
+
+# the page's words that tell a result (caption, chapter title, clock, spared panel, ultrasound picture)
+# are gone and the status is busy: the page time when it is so, else null
+WORDS_WITHDRAWN_JS = """
+() => {
+  const q = s => document.querySelector(s);
+  const text = s => (q(s) ? q(s).innerText : '');
+  const words = [text('.cv-caption'), text('.cv-chapter-title'), text('[aria-label="What was spared"]')];
+  const ok = q('#cv-sim').getAttribute('data-sim') === 'busy' && !text('.cv-clock').trim()
+    && !words.some(w => w.includes('°C') || w.includes('%'))
+    && !document.querySelector('[aria-label="Ultrasound view"] img');
+  return ok ? performance.now() : null;
+}
+"""
+
+
+# the page hides the 3D view's old picture at a sizing change (app_ui, ``cv-withdrawn``): the time, or null
+HIDDEN_JS = "() => document.querySelector('.cv-view.cv-withdrawn') ? performance.now() : null"
+
+
+def _old_result_withdrawn(page, gen: str, page_t0: float, timeout_s: float) -> tuple[float, int]:
+    """Seconds from the change (page time ``page_t0``) until the page's words and its 3D picture carry
+    nothing of result ``gen``: the words withdrawn (:data:`WORDS_WITHDRAWN_JS`) and the old picture hidden
+    (:data:`HIDDEN_JS`) or a picture shown that is the empty window's (one colour) or the new patient's;
+    and how many of the old result's pictures (not of one colour, with ice) were shown, not hidden, after
+    that (0: none came late)."""
+    words_t = None
+    deadline = time.monotonic() + timeout_s
+    while words_t is None and time.monotonic() < deadline:
+        words_t = page.evaluate(WORDS_WITHDRAWN_JS)
+        if words_t is None:
+            time.sleep(0.01)
+    pic_t = None
+    while pic_t is None and time.monotonic() < deadline:
+        pics = page.evaluate("() => window.__cvPix")
+        pic_t = next((p[0] for p in pics if p[2] or p[1] != gen), None)
+        hidden = page.evaluate(HIDDEN_JS)
+        pic_t = hidden if pic_t is None else pic_t if hidden is None else min(pic_t, hidden)
+        if pic_t is None:
+            time.sleep(0.01)
+    if words_t is None or pic_t is None:
+        return float("nan"), 0
+    pics = page.evaluate("() => window.__cvPix")
+    late = sum(1 for p in pics if p[0] > pic_t and p[1] == gen and not p[2] and p[3] > 0 and not p[4])
+    return (max(words_t, pic_t) - page_t0) / 1000.0, late
+
+
 def resize(page, volume_ml: float, timeout_s: float = 300.0) -> dict:
-    """Set the prostate volume; seconds until the old numbers go, the new patient's first picture is in
-    the page (the anatomy chapters), the coarse preview and the full result are installed."""
+    """Set the prostate volume; seconds until the old numbers go from the side panel, until the old result
+    is gone from the whole page and its 3D picture (:func:`_old_result_withdrawn`), until the new patient's
+    first picture is in the page (the anatomy chapters), the coarse preview and the full result."""
     gen = page.locator("#cv-sim").get_attribute("data-gen")
+    page.evaluate(_PIXELS_JS)
     page_t0 = page.evaluate(_WATCH_JS)
     t0 = time.perf_counter()
     page.get_by_label("Prostate volume", exact=True).fill(str(int(volume_ml)))
     page.locator('#cv-sim[data-sim="busy"]').first.wait_for(timeout=10_000)
     withdrawn_s = time.perf_counter() - t0
+    all_s, late = _old_result_withdrawn(page, gen, page_t0, 30.0)
     new = f'#cv-sim:not([data-gen="{gen}"])'
     page.locator(new).wait_for(timeout=timeout_s * 1000)
     stage = page.locator("#cv-sim").get_attribute("data-stage")
@@ -212,8 +291,10 @@ def resize(page, volume_ml: float, timeout_s: float = 300.0) -> dict:
             preview_s = time.perf_counter() - t0
     page.locator(f'#cv-sim[data-sim="full"]:not([data-gen="{gen}"])').wait_for(timeout=timeout_s * 1000)
     full_s = time.perf_counter() - t0
-    page.evaluate("() => window.__cvWatch.disconnect()")
-    return {"volume_ml": volume_ml, "old_numbers_withdrawn_s": withdrawn_s, "first_stage": stage,
+    page.evaluate("() => { window.__cvWatch.disconnect();"
+                  " window.__cvPixView.removeEventListener('load', window.__cvPixOn, true); }")
+    return {"volume_ml": volume_ml, "old_numbers_withdrawn_s": withdrawn_s,
+            "old_result_withdrawn_s": all_s, "old_pictures_after_withdrawal": late, "first_stage": stage,
             "first_picture_s": first_s, "preview_s": preview_s, "full_result_s": full_s}
 
 

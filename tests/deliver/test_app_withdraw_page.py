@@ -20,7 +20,7 @@ from _apphelpers import ServerProcess, coarse_scene, launch_chromium
 pytestmark = pytest.mark.browser
 
 #: Seconds from the slider's change to a page and a picture with nothing of the old result.
-WITHIN_S = 1.2
+WITHIN_S = 1.0
 
 # the page's words that carry a result: caption, chapter title, clock, the spared panel, the ultrasound
 _WORDS_JS = """() => {

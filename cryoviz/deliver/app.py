@@ -165,7 +165,7 @@ class ConsultationApp(WithdrawMixin, StartMixin, PendingMixin, PlayMixin, Turnta
             "numbers": [], "legend": [], "screenshot_path": "", "take_home_path": "", "labels": {},
             "disclaimer": "",
             "spared_title": "", "grid_mm": 0.0, "frame_jpeg": None, "frame_seq": 0,
-            "pending_chapters": [], "pending_text": "", "view_epoch": 0,
+            "pending_chapters": [], "pending_text": "", "view_epoch": 0, "withdrawn": False,
             **drag_state(DRAG_MODE), **turn_state(),
         })
         self._apply_text(lang)

@@ -184,7 +184,7 @@ def build_ui(app) -> VAppLayout:
 
 def _main_column(app) -> None:
     with html.Div(classes="cv-view", raw_attrs=['role="region"', 'aria-label="3D view"',
-                                                ":class=\"{'cv-withdrawn': sim_status === 'starting'}\""]):
+                                                ":class=\"{'cv-withdrawn': withdrawn}\""]):
         # while the doctor drags, the server draws smaller, cheaper pictures (app_view.DRAG_MODES)
         app.view = vtk_widgets.VtkRemoteView(app.render_window, still_quality=92,
                                              interactive_ratio=("drag_ratio",),

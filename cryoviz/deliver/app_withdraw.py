@@ -36,6 +36,7 @@ class WithdrawMixin:
         """A sizing change was accepted (event loop): withdraw the old result from the page at once."""
         self._withdrawn = True
         s = self.state
+        s.withdrawn = True     # the page hides the 3D view's old picture at once (app_ui, cv-withdrawn)
         s.sim_busy, s.sim_error, s.sim_status, s.grid_mm = True, "", "starting", 0.0
         s.playing = False
         self.clock.stop()
@@ -86,7 +87,7 @@ class WithdrawMixin:
         self._push_picture()
 
     def _install_stage(self, story, stage: str, previous) -> None:
-        self._withdrawn = False       # the new patient's first story: shown from here on
+        self._withdrawn = self.state.withdrawn = False   # the new patient's first story: shown from here on
         super()._install_stage(story, stage, previous)
 
     def toggle_play(self) -> None:

@@ -115,6 +115,7 @@ def test_re_planning_shows_the_new_anatomy_first_with_the_ice_withdrawn(held):
     _set(app, volume_ml=60.0)
     # until the new patient's anatomy is drawn, nothing of the old result anywhere, at any story time
     assert s.spared == {} and s.spared_lines == [] and s.sim_busy and s.sim_status == "starting"
+    assert s.withdrawn                                 # the page hides the old picture at once (app_ui)
     shown = app._blank                                 # the 3D view streams the empty window now
     assert shown is not None and app.state[app._view_key] == app.view._helper.id(shown)
     assert app.view._helper.id(old_window) != app.state[app._view_key]
@@ -142,7 +143,7 @@ def test_re_planning_shows_the_new_anatomy_first_with_the_ice_withdrawn(held):
     assert app.process_pending() == 2                  # anatomy, full
     assert s.sim_status == "full" and app.scene.anatomy.volume_ml == 60.0
     assert s.t_s == pytest.approx(spared_at, abs=1.0)  # back where the doctor was, with the new result
-    assert s.spared_lines and s.pending_chapters == []
+    assert s.spared_lines and s.pending_chapters == [] and not s.withdrawn
 
 
 def test_the_anatomy_stage_alone_is_pending_with_the_new_patient(held):

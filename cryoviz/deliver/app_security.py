@@ -33,7 +33,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryoviz.deliver.app_view_guard import VIEW_PX, ViewRpcGuard
+from cryoviz.deliver.app_view_guard import REPLACED_VIEW_RPCS, VIEW_PX, ViewRpcGuard
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,10 @@ class ServerGuard(ViewRpcGuard):
         fm = handler.functionMap
         for name in REMOVED_RPCS:
             fm.pop(name, None)
+        for name, where in REPLACED_VIEW_RPCS.items():  # innermost: the checks below still see the request
+            if name in fm:
+                obj, func = fm[name]
+                fm[name] = (obj, self._replaced_view(func, where))
         wrappers = {
             "trame.state.update": self._state_update,
             "trame.lifecycle.update": self._lifecycle,

@@ -9,7 +9,10 @@ the server draws, so one client's size, camera or animation request changes the 
 * the interaction animation's frame rate stays in :data:`ANIMATION_FPS` (0 divided trame-vtk by zero and
   left every later picture unsent), and a view animates once however often a client starts it;
 * the last observer of a view stays and pictures cannot be switched off (either stopped every tab's
-  pictures).
+  pictures);
+* a page asking about a view a re-simulation replaced (:data:`REPLACED_VIEW_RPCS`) gets trame-vtk's own
+  answer for a view it does not know, not an error: each such error was an unhandled promise rejection in
+  the page (8 ``pageerror: Object`` for one change of the prostate volume).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 
 log = logging.getLogger("cryoviz.deliver.app_security")
 
-__all__ = ["ANIMATION_FPS", "CAMERA_MM", "VIEW_PX", "ViewRpcGuard", "camera_problem"]
+__all__ = ["ANIMATION_FPS", "CAMERA_MM", "REPLACED_VIEW_RPCS", "VIEW_PX", "ViewRpcGuard", "camera_problem",
+           "named_view"]
 
 #: Smallest and largest 3D view size a client may ask for, px (width, height). Each drawn pixel costs the
 #: server about 70 bytes while playing (VTK's offscreen buffers, the screenshot and its JPEG; measured
@@ -31,6 +35,17 @@ VIEW_PX = ((16, 16), (1920, 1200))
 CAMERA_MM = 1.0e4
 #: Frame rates a client may ask the interaction animation for, frames/s (0 divided trame-vtk by zero).
 ANIMATION_FPS = (1.0, 60.0)
+#: trame-vtk's RPCs that name one view, and where: the position of the view id, or "view" of an options dict.
+#: The unmounting remote view of a replaced window still sends its size, a last picture and its observer's
+#: removal after the server has dropped that window; a page mounting on it asks to observe it.
+REPLACED_VIEW_RPCS = {
+    "viewport.image.push.original.size": 0, "viewport.image.push": "view",
+    "viewport.image.push.observer.add": 0, "viewport.image.push.observer.remove": 0,
+    "viewport.image.push.quality": 0,
+    "viewport.image.push.enabled": 0, "viewport.image.push.invalidate.cache": 0,
+    "viewport.image.animation.start": 0, "viewport.image.animation.stop": 0,
+    "viewport.image.render": "view",
+}
 
 
 def _clamp_int(value: Any, lo: int, hi: int) -> int:
@@ -123,12 +138,37 @@ class ViewRpcGuard:
 
         return remove
 
+    def _replaced_view(self, func, where):
+        """A request about a view a re-simulation replaced: answered as trame-vtk answers a view it does not
+        know (``{"error": ...}``, a resolved reply the page ignores), not raised. Raised, it reached the page
+        as a rejected promise nobody catches (``pageerror: Object``) while the view was remounting anyway
+        (``app_start.stale_view_asked``)."""
+        def replaced(obj, *args, **kwargs):
+            from cryoviz.deliver.app_serve import REPLACED_VIEWS
+
+            view_id = named_view(args, where)
+            if view_id is not None and view_id in REPLACED_VIEWS:
+                log.debug("request about replaced view %s answered without it", view_id)
+                return {"error": f"Unable to get view with id {view_id}"}
+            return func(obj, *args, **kwargs)
+
+        return replaced
+
     def _push_enabled(self, func):
         """Turning the pictures off would turn them off for every tab: only on is accepted."""
         def enabled(obj, view_id=None, value=True, *_, **__):
             return func(obj, view_id, True) if value is True else None
 
         return enabled
+
+
+def named_view(args: tuple, where) -> str | None:
+    """The view id a trame-vtk RPC's arguments name (``where``: its position or the options' key), or None."""
+    try:
+        value = args[where] if isinstance(where, int) else args[0].get(where)
+    except (IndexError, AttributeError, TypeError):
+        return None
+    return None if value is None or isinstance(value, (dict, list)) else str(value)[:40]
 
 
 def camera_problem(focal_point: Any, view_up: Any, position: Any) -> str | None:

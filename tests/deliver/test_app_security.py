@@ -316,3 +316,27 @@ def test_origin_rules():
     assert sec.origin_problem("clinic.lan:80", "http://clinic.lan:80", loopback_only=False) is None
     assert sec.origin_problem("clinic.lan:80", "https://evil.example", loopback_only=False)
     assert sec.origin_problem(None, None, loopback_only=False)
+
+
+def test_a_request_about_a_replaced_view_is_answered_not_raised(monkeypatch):
+    from cryoviz.deliver import app_serve
+    from cryoviz.deliver.app_view_guard import REPLACED_VIEW_RPCS, ViewRpcGuard
+
+    monkeypatch.setattr(app_serve, "REPLACED_VIEWS", {"41"})
+    calls = []
+
+    def rpc(obj, *args):
+        calls.append(args)
+        raise Exception(f"no view provided: {args[0]}")     # what trame-vtk does for a view it lost
+
+    guard = ViewRpcGuard()
+    size = guard._replaced_view(rpc, REPLACED_VIEW_RPCS["viewport.image.push.original.size"])
+    push = guard._replaced_view(rpc, REPLACED_VIEW_RPCS["viewport.image.push"])
+    assert size(None, "41", 300, 200) == {"error": "Unable to get view with id 41"}
+    assert push(None, {"view": 41, "size": [300, 200]}) == {"error": "Unable to get view with id 41"}
+    assert calls == []
+    with pytest.raises(Exception, match="no view provided: 7"):     # any other view: trame-vtk decides
+        size(None, "7", 300, 200)
+    for odd in ((), (None,), ({"view": None},), ([41],)):
+        with pytest.raises(Exception, match="no view provided"):
+            push(None, *odd) if odd else size(None, None)

@@ -24,7 +24,7 @@ from vtkmodules.vtkRenderingCore import (
 
 from cryoviz.view.palette import ISOTHERM_STYLE, TEXT
 
-__all__ = ["FONT_FILE", "FONT_PX", "Overlay", "frame_unit"]
+__all__ = ["FONT_FILE", "FONT_PX", "GIVE_WAY", "Overlay", "frame_unit"]
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -46,6 +46,13 @@ def _hex_rgb(colour: str) -> tuple[float, float, float]:
 FONT_PX = {"caption": (32, 16), "title": (24, 14), "clock": (24, 14), "readouts": (18, 12),
            "disclaimer": (17, 12), "card_text": (44, 20), "card_sub": (24, 14), "legend_text": (18, 12)}
 _FONT_PX = FONT_PX
+#: The text pieces (attribute, key of its last text) in the order they keep their place when two would
+#: overlap in a small frame: a later piece gives way (it is hidden for that layout). The sensor readouts go
+#: first: what they say is also in the app's "What was spared" panel and the story's captions; the legend
+#: (what the colours mean) stays with the picture it explains.
+GIVE_WAY = (("disclaimer", "disclaimer"), ("caption", "caption"), ("card_text", "card"),
+            ("card_sub", "card_sub"), ("title", "title"), ("clock", "clock"), ("legend_text", "legend"),
+            ("readouts", "readouts"))
 
 
 def frame_unit(size: tuple[int, int]) -> float:
@@ -172,6 +179,7 @@ class Overlay:
             self._set_wrapped(*self._raw)
             self._place_swatches(self._last_levels)
             self._last["levels"] = self._last_levels
+            self._settle()
 
     @property
     def margin(self) -> int:
@@ -263,17 +271,39 @@ class Overlay:
             self._place_swatches(levels)
             self._last["levels"] = levels
         self.card_bg.SetVisibility(bool(card))
-        # a narrow frame (a phone) has no room for the legend and the sensor readouts side by side: the
-        # legend (what the colours mean) stays, the readouts give way
-        if readouts and show_legend and legend:
-            self.readouts.SetVisibility(self._width(self.legend_text) + self._width(self.readouts)
-                                        + 3 * self.margin + 1.45 * self.legend_text.GetTextProperty()
-                                        .GetFontSize() <= self.size[0])
+        self._settle()
 
-    def _width(self, actor: vtkTextActor) -> float:
+    def box(self, actor: vtkTextActor) -> tuple[float, float, float, float]:
+        """Display box (x0, x1, y0, y1), px, the text of ``actor`` covers (its background too); the
+        legend's box reaches left over its colour swatches."""
         bbox = [0, 0, 0, 0]
         vtkTextRenderer().GetBoundingBox(actor.GetTextProperty(), actor.GetInput() or "", bbox, 72)
-        return float(bbox[1] - bbox[0])
+        x, y = actor.GetPosition()
+        x0 = self.margin - x if actor is self.legend_text else bbox[0]
+        return (x + min(bbox[0], x0), x + bbox[1], y + bbox[2], y + bbox[3])
+
+    def _settle(self) -> None:
+        """Show each text piece that has text unless it would overlap one shown before it
+        (:data:`GIVE_WAY`): a small frame (a phone's 390x312 view) has no room for everything, and words
+        over words are read as neither. Runs after every new text and every new size."""
+        gap = max(2.0, 0.25 * self.margin)
+        shown: list[tuple[float, float, float, float]] = []
+        for name, key in GIVE_WAY:
+            actor = getattr(self, name)
+            if not self._last.get(key):
+                actor.SetVisibility(False)
+                continue
+            x0, x1, y0, y1 = self.box(actor)
+            free = all(x1 + gap <= a0 or a1 + gap <= x0 or y1 + gap <= b0 or b1 + gap <= y0
+                       for a0, a1, b0, b1 in shown)
+            actor.SetVisibility(free)
+            if free:
+                shown.append((x0, x1, y0, y1))
+        if self.legend_text.GetVisibility():
+            self._place_swatches(self._last_levels)
+        else:
+            for _level, swatch, _pts in self.legend_swatches:
+                swatch.SetVisibility(False)
 
     def show_state(self, state, isotherms_c, *, captions: bool = True) -> None:
         """Set every overlay from a story :class:`~cryoviz.story.timeline.FrameState`; only the

@@ -85,6 +85,17 @@ class ServerProcess:
         self.stop()
 
 
+@contextlib.contextmanager
+def coarse_server(folder: Path, *extra: str):
+    """``cryoviz serve`` on :func:`coarse_scene` in ``folder``, ready (``srv.folder`` is ``folder``); at the
+    end of the block the server must still be alive (a module's tests did not crash it)."""
+    with ServerProcess(*extra, scene=coarse_scene(folder), log_dir=folder) as srv:
+        srv.wait_ready()
+        srv.folder = folder
+        yield srv
+        assert srv.alive(), srv.log()
+
+
 async def _ws_try(url: str, secret: str | None, timeout_s: float) -> bool:
     from trame_server.client import Client, ConnectionStatus
 

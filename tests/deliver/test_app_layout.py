@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from _apphelpers import ServerProcess, coarse_scene, launch_chromium
+from _apphelpers import coarse_server, launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -49,11 +49,8 @@ _ON_TOP_JS = """
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("serve-layout")
-    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv:
-        srv.wait_ready()
+    with coarse_server(tmp_path_factory.mktemp("serve-layout")) as srv:
         yield srv
-        assert srv.alive(), srv.log()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ as a rejected promise nobody caught. "Take home" answered with file paths, which
 from __future__ import annotations
 
 import pytest
-from _apphelpers import ServerProcess, coarse_scene, launch_chromium
+from _apphelpers import coarse_server, launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -22,11 +22,8 @@ _REASONS = """window.addEventListener('unhandledrejection', function (e) {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("serve-errors")
-    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv:
-        srv.wait_ready()
+    with coarse_server(tmp_path_factory.mktemp("serve-errors")) as srv:
         yield srv
-        assert srv.alive(), srv.log()
 
 
 def test_load_chapters_drag_slider_resize_and_take_home_raise_no_page_error(server):

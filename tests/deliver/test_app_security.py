@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from _apphelpers import SCENE, ServerProcess, coarse_scene
+from _apphelpers import SCENE, coarse_server
 
 from cryoviz.bench.wsclient import WsProbe, hello_rejected
 from cryoviz.cli import main
@@ -22,11 +22,8 @@ from cryoviz.deliver import app_security as sec
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("serve-sec")
-    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv:
-        srv.wait_ready()
+    with coarse_server(tmp_path_factory.mktemp("serve-sec")) as srv:
         yield srv
-        assert srv.alive(), srv.log()
 
 
 def _post_launcher(port: int, origin: str | None, host: str | None = None) -> tuple[int, dict]:

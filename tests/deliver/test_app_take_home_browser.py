@@ -8,19 +8,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from _apphelpers import ServerProcess, coarse_scene, launch_chromium
+from _apphelpers import coarse_server, launch_chromium
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("serve-take-home")
-    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv:
-        srv.wait_ready()
-        srv.folder = folder
+    with coarse_server(tmp_path_factory.mktemp("serve-take-home")) as srv:
         yield srv
-        assert srv.alive(), srv.log()
 
 
 @pytest.fixture(scope="module")

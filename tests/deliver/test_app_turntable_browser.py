@@ -5,7 +5,7 @@ picture replaces the ring's."""
 from __future__ import annotations
 
 import pytest
-from _apphelpers import ServerProcess, coarse_scene, launch_chromium
+from _apphelpers import coarse_server, launch_chromium
 
 from cryoviz.deliver.app_turntable import drag_angles
 
@@ -33,11 +33,8 @@ def wait_ring(pg, condition: str, srv) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("serve")
-    with ServerProcess(scene=coarse_scene(folder), log_dir=folder) as srv:
-        srv.wait_ready()
+    with coarse_server(tmp_path_factory.mktemp("serve")) as srv:
         yield srv
-        assert srv.alive(), srv.log()
 
 
 @pytest.fixture(scope="module")
